@@ -1,0 +1,88 @@
+"""Pieces shared by the task configs: the `:arg` parser and the fields every run has.
+
+A config file's `get_config(arg)` takes `arg` as `paper` (default), `cpu`, or `key=value` pairs
+(`preset=cpu,recurrence=lru`). Only choices that change several fields go through `arg`; single fields are set
+with `--config.model.init=glorot`-style flags.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+PRESETS = ("paper", "cpu")
+RECURRENCES = ("dense", "diag", "lru")
+
+
+def parse_arg(arg: str, **defaults) -> ml_collections.ConfigDict:
+  """Parses 'cpu' or 'preset=cpu,recurrence=lru' into a ConfigDict over `defaults` (big_vision style)."""
+  parsed = ml_collections.ConfigDict(defaults)
+  for i, item in enumerate(filter(None, (arg or "").split(","))):
+    key, sep, value = item.partition("=")
+    if not sep:
+      if i > 0:
+        raise ValueError(f"config arg {arg!r}: only the first item may be a bare preset name, got {item!r}")
+      key, value = "preset", item
+    if key not in parsed:
+      raise ValueError(f"config arg {arg!r}: unknown key {key!r}; valid keys: {sorted(defaults)}")
+    parsed[key] = type(defaults[key])(value)
+  if parsed.preset not in PRESETS:
+    raise ValueError(f"config arg {arg!r}: unknown preset {parsed.preset!r}; valid presets: {list(PRESETS)}")
+  if parsed.recurrence not in RECURRENCES:
+    raise ValueError(f"config arg {arg!r}: unknown recurrence {parsed.recurrence!r}; valid: {list(RECURRENCES)}")
+  return parsed
+
+
+def base_config(task: str, arg) -> ml_collections.ConfigDict:
+  """Every field of a run, with typed defaults; the task files set the paper's values."""
+  # Imported here so that `configs/` can be read without importing the data code at module import.
+  from lra import data as lra_data
+
+  c = ml_collections.ConfigDict()
+  c.task = task
+  c.seed = 0                        # the one seed: model init, dropout, data order
+  c.distributed = False             # call jax.distributed.initialize() (multi-host, e.g. SLURM)
+
+  c.model = ml_collections.ConfigDict()
+  c.model.recurrence = arg.recurrence  # dense | diag | lru
+  c.model.init = "lru_ring" if arg.recurrence == "lru" else "rescaled_glorot"  # a name in inits.names()
+  c.model.init_params = ml_collections.ConfigDict(dict(
+      k=config_dict.placeholder(float),       # rescaled_glorot: Gumbel standard deviations above the mean
+      delta=config_dict.placeholder(float),   # rescaled/calibrated_glorot: target P(spectral radius > 1)
+      half_of=config_dict.placeholder(str),   # glorot_half: "variance" (code) or "std" (rebuttal)
+  ))
+  c.model.d_model = 256             # width of the residual stream
+  c.model.d_hidden = 192            # the paper's n: width of the recurrence
+  c.model.n_layers = 6
+  c.model.norm = "batch"            # batch | layer (pre-norm)
+  c.model.dropout = 0.0
+  c.model.scan = "auto"             # a models.scan implementation, or auto (fastest measured per platform)
+  c.model.recurrent_layer_norm = False  # the rebuttal's "LN" rows: LayerNorm inside the recurrence
+  c.model.bidirectional = False
+  c.model.double_gelu = False       # the authors' code applies GELU twice (a quirk)
+  c.model.r_min, c.model.r_max, c.model.max_phase = 0.4, 0.9, 3.141592653589793  # lru_ring
+  c.model.remat = True              # recompute each block in the backward pass (memory)
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.lr = 1e-3                 # AdamW on non-recurrent parameters
+  c.optim.lr_factor = 0.05          # recurrent parameters: Adam at lr * lr_factor, no weight decay
+  c.optim.weight_decay = 0.05
+  c.optim.warmup_epochs = 5.0
+  c.optim.end_lr = 1e-7             # start of the warm-up and end of the cosine decay
+  c.optim.clip_norm = 0.0           # global-norm clipping; 0 = off (the paper: off)
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 32           # global batch, split over all devices
+  c.train.epochs = 50
+  c.train.max_steps = -1            # > 0: stop after this many steps (then evaluate)
+  c.train.eval_every_steps = 0      # 0: evaluate at the end of each epoch only
+  c.train.ckpt_every_steps = 500    # latest checkpoint; also saved at every evaluation
+  c.train.log_every_steps = 50      # training metrics to metrics.jsonl / wandb
+
+  c.data = lra_data.default_data_config(task)
+
+  c.wandb = ml_collections.ConfigDict()
+  c.wandb.mode = "auto"             # auto (online with an API key, else offline) | online | offline | disabled
+  c.wandb.project = "glorot-lra"
+  c.wandb.entity = config_dict.placeholder(str)
+  c.wandb.name = config_dict.placeholder(str)  # default: the workdir's name
+  c.wandb.group = config_dict.placeholder(str)
+  return c

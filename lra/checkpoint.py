@@ -1,0 +1,47 @@
+"""Checkpoints of a run with orbax: the latest (for resuming) and the best on validation (for evaluation).
+
+A checkpoint holds the train state pytree (step, parameters, model state such as BatchNorm statistics, optimizer
+state) and a JSON of the loop's bookkeeping (epoch, position in the epoch, best validation accuracy so far,
+elapsed wall time). The random state needs no saving: every step's key is `fold_in(seed key, step)`.
+"""
+
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class Checkpoints:
+  """`<workdir>/checkpoints/{latest,best}`, one step kept in each."""
+
+  def __init__(self, workdir: str):
+    root = os.path.join(os.path.abspath(workdir), "checkpoints")
+    options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True)
+    self.latest = ocp.CheckpointManager(os.path.join(root, "latest"), options=options)
+    self.best = ocp.CheckpointManager(os.path.join(root, "best"), options=options)
+
+  def save(self, which: str, step: int, state, meta: dict):
+    manager = self._manager(which)
+    manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+                 force=True)
+
+  def restore(self, which: str, like_state):
+    """Returns (state, meta) of the newest checkpoint, shaped and sharded like `like_state`, or None."""
+    manager = self._manager(which)
+    step = manager.latest_step()
+    if step is None:
+      return None
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like_state)
+    restored = manager.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+    return restored["state"], restored["meta"]
+
+  def close(self):
+    for manager in (self.latest, self.best):
+      manager.wait_until_finished()
+      manager.close()
+
+  def _manager(self, which):
+    if which not in ("latest", "best"):
+      raise ValueError(f"checkpoint {which!r}: valid names are 'latest' and 'best'")
+    return getattr(self, which)

@@ -1,0 +1,224 @@
+"""The training loop: `run(config, workdir)` trains, evaluates, checkpoints, logs and writes results.json.
+
+Files in `workdir`: config.json (the resolved config), metrics.jsonl (one JSON a log line), results.json (the
+summary: divergence, best validation accuracy, the test accuracy at that evaluation, steps, wall time),
+checkpoints/{latest,best} (orbax) and wandb/ (when wandb is offline). A run started again in the same workdir
+resumes from its latest checkpoint and ends with the same numbers as an uninterrupted one; a finished or
+diverged run returns its results at once.
+"""
+
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from tqdm import tqdm
+
+import inits
+import models
+from inits import theory
+from lra import batching, checkpoint, metrics_log, optim, parallel, steps
+from lra import get_task, task_names
+from models import scan as scan_lib
+
+SPLITS = ("train", "val", "test")
+
+
+def validate_config(config) -> None:
+  """Fails early, with the field to change, on names and combinations that cannot run."""
+  m = config.model
+  if config.task not in task_names():
+    raise ValueError(f"config.task={config.task!r}; valid tasks: {task_names()}")
+  if m.recurrence not in models.RECURRENCES:
+    raise ValueError(f"config.model.recurrence={m.recurrence!r}; valid: {list(models.RECURRENCES)}")
+  if m.init not in inits.names():
+    raise ValueError(f"config.model.init={m.init!r}; valid initializers: {inits.names()}")
+  if m.norm not in ("batch", "layer"):
+    raise ValueError(f"config.model.norm={m.norm!r}; valid: ['batch', 'layer']")
+  if m.scan != "auto":
+    scan_lib.resolve_impl("dense" if m.recurrence == "dense" else "diag", m.scan)
+  if m.init == "rescaled_glorot" and theory.gamma_n(m.d_hidden) <= 0:
+    raise ValueError(
+        f"config.model.init=rescaled_glorot needs config.model.d_hidden > 163 (gamma_n <= 0 at "
+        f"d_hidden={m.d_hidden}, so c_n is undefined): raise d_hidden, or use "
+        f"--config.model.init=calibrated_glorot, which works at any width")
+  for name, value in (("d_model", m.d_model), ("d_hidden", m.d_hidden), ("n_layers", m.n_layers),
+                      ("batch_size", config.train.batch_size)):
+    if value <= 0:
+      raise ValueError(f"config {name}={value} must be positive")
+
+
+def _read_json(path):
+  with open(path) as f:
+    return json.load(f)
+
+
+def _write_json(path, obj):
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def evaluate(eval_fn, state, batches, mesh) -> dict:
+  """Accuracy and loss weighted by example count over a whole split, plus hidden-state maxima."""
+  totals, stat_max, stat_sum, n_batches = {"correct": 0.0, "count": 0.0, "loss_sum": 0.0}, {}, {}, 0
+  for batch in batches.epoch(0):
+    out = jax.device_get(eval_fn(state, parallel.shard_batch(batch, mesh)))
+    for k in totals:
+      totals[k] += float(out[k])
+    for k, v in out.items():
+      if k.endswith("max_abs_h"):
+        stat_max[k] = max(stat_max.get(k, 0.0), float(v))
+      elif k.endswith("final_state_norm"):
+        stat_sum[k] = stat_sum.get(k, 0.0) + float(v)
+    n_batches += 1
+  count = max(totals["count"], 1.0)
+  return {"accuracy": totals["correct"] / count, "loss": totals["loss_sum"] / count,
+          "count": totals["count"], **stat_max, **{k: v / max(n_batches, 1) for k, v in stat_sum.items()}}
+
+
+def run(config, workdir: str) -> dict:
+  """Trains `config` in `workdir` (resuming if a checkpoint is there); returns the results dict."""
+  validate_config(config)
+  os.makedirs(workdir, exist_ok=True)
+  results_path = os.path.join(workdir, "results.json")
+  if os.path.exists(results_path):
+    previous = _read_json(results_path)
+    if previous.get("finished") or previous.get("diverged"):
+      print(f"{workdir}: already {'diverged' if previous['diverged'] else 'finished'}; nothing to do")
+      return previous
+  _write_json(os.path.join(workdir, "config.json"), config.to_dict())
+  parallel.maybe_initialize_distributed(config.distributed)
+  mesh = parallel.make_mesh()
+  parallel.check_batch_size(config.train.batch_size, mesh)
+
+  task = get_task(config.task, config.data)
+  splits = {name: task.load(name) for name in SPLITS}
+  train_batches = batching.Batches(splits["train"], config.train.batch_size, seed=config.seed, shuffle=True,
+                                   drop_last=True)
+  eval_batches = {name: batching.Batches(splits[name], config.train.batch_size, seed=config.seed, shuffle=False,
+                                         drop_last=False) for name in ("val", "test")}
+  steps_per_epoch = len(train_batches)
+  if steps_per_epoch == 0:
+    raise ValueError(f"{config.task}: {len(splits['train'].labels)} training examples are fewer than "
+                     f"config.train.batch_size={config.train.batch_size}")
+  total_steps = config.train.epochs * steps_per_epoch
+  if config.train.max_steps > 0:
+    total_steps = min(total_steps, config.train.max_steps)
+
+  init_key, loop_key = jax.random.split(jax.random.key(config.seed))
+  model = models.build(config.model, vocab_size=task.vocab_size, input_dim=task.input_dim,
+                       num_classes=task.num_classes, rngs=nnx.Rngs(params=init_key, dropout=init_key))
+  tx = optim.make_optimizer(config.optim, nnx.state(model, nnx.Param), steps_per_epoch=steps_per_epoch,
+                            total_steps=total_steps)
+  lr_schedules = optim.learning_rate_schedules(config.optim, steps_per_epoch=steps_per_epoch,
+                                               total_steps=total_steps)
+  graphdef, state = steps.init_state(model, tx)
+  state = parallel.replicate(state, mesh)
+
+  ckpts = checkpoint.Checkpoints(workdir)
+  restored = ckpts.restore("latest", state)
+  meta = {"epoch": 0, "step_in_epoch": 0, "best_val_accuracy": None, "test_accuracy": None, "best_step": None,
+          "wall_s": 0.0, "evals": []}
+  if restored is not None:
+    state, meta = restored
+    state = parallel.replicate(state, mesh)
+    print(f"{workdir}: resuming at step {int(state['step'])} (epoch {meta['epoch']}, "
+          f"batch {meta['step_in_epoch']})")
+  logger = metrics_log.MetricsLogger(workdir, config.wandb, config.to_dict(),
+                                     resume_step=int(state["step"]) if restored is not None else None)
+
+  train_fn = jax.jit(lambda s, b: steps.train_step(graphdef, tx, s, b, loop_key), donate_argnums=0)
+  eval_fn = jax.jit(lambda s, b: steps.eval_step(graphdef, s, b))
+
+  def save_latest():
+    meta["wall_s"] = wall_before + time.time() - t_start
+    ckpts.save("latest", int(state["step"]), state, meta)
+
+  def do_eval(step):
+    val, test = (evaluate(eval_fn, state, eval_batches[n], mesh) for n in ("val", "test"))
+    nnx.update(model, state["params"], state["model_state"])
+    radii = model.spectral_radii()
+    record = {"val/accuracy": val["accuracy"], "val/loss": val["loss"], "test/accuracy": test["accuracy"],
+              "test/loss": test["loss"], "epoch": meta["epoch"],
+              **{f"val/{k}": v for k, v in val.items() if "/" in k},
+              **{f"layer_{i}/spectral_radius": r for i, r in enumerate(radii)}}
+    logger.log(step, record)
+    meta["evals"].append({"step": step, "val_accuracy": val["accuracy"], "test_accuracy": test["accuracy"]})
+    if meta["best_val_accuracy"] is None or val["accuracy"] > meta["best_val_accuracy"]:
+      meta.update(best_val_accuracy=val["accuracy"], test_accuracy=test["accuracy"], best_step=step)
+      ckpts.save("best", step, state, meta)
+    return val, test
+
+  step = int(state["step"])
+  diverged_step, t_start, wall_before = None, time.time(), meta["wall_s"]
+  bar = tqdm(total=total_steps, initial=step, desc=f"{config.task} {config.model.recurrence}/{config.model.init}",
+             unit="step", dynamic_ncols=True)
+  try:
+    while step < total_steps and diverged_step is None:
+      t_log, tokens = time.time(), 0.0
+      for batch in train_batches.epoch(meta["epoch"], start_step=meta["step_in_epoch"]):
+        state, metrics = train_fn(state, parallel.shard_batch(batch, mesh))
+        metrics = jax.device_get(metrics)
+        if not metrics["finite"]:
+          diverged_step = step + 1
+          logger.log(diverged_step, {"train/loss": metrics["loss"], "diverged": 1.0,
+                                     **{f"train/{k}": v for k, v in metrics.items() if "/" in k}})
+          break
+        step += 1
+        meta["step_in_epoch"] += 1
+        tokens += float(metrics["tokens"])
+        bar.update(1)
+        bar.set_postfix(epoch=meta["epoch"], loss=f"{metrics['loss']:.3f}", acc=f"{metrics['accuracy']:.3f}")
+        if step % config.train.log_every_steps == 0 or step == total_steps:
+          elapsed = time.time() - t_log
+          logger.log(step, {"train/loss": metrics["loss"], "train/accuracy": metrics["accuracy"],
+                            "train/grad_norm": metrics["grad_norm"], "train/param_norm": metrics["param_norm"],
+                            "train/tokens_per_s": tokens / max(elapsed, 1e-9), "epoch": meta["epoch"],
+                            **{f"lr/{g}": float(s(step - 1)) for g, s in lr_schedules.items()},
+                            **{f"train/{k}": v for k, v in metrics.items() if "/" in k}})
+          t_log, tokens = time.time(), 0.0
+        end_of_epoch = meta["step_in_epoch"] == steps_per_epoch
+        if end_of_epoch:
+          meta["epoch"] += 1
+          meta["step_in_epoch"] = 0
+        if (end_of_epoch or step == total_steps or
+            (config.train.eval_every_steps > 0 and step % config.train.eval_every_steps == 0)):
+          val, _ = do_eval(step)
+          bar.set_postfix(epoch=meta["epoch"], val_acc=f"{val['accuracy']:.3f}")
+          save_latest()
+        elif step % config.train.ckpt_every_steps == 0:
+          save_latest()
+        if step >= total_steps:
+          break
+  finally:
+    bar.close()
+
+  meta["wall_s"] = wall_before + time.time() - t_start
+  if diverged_step is None:
+    save_latest()
+  ckpts.close()
+  results = {
+      "task": config.task, "recurrence": config.model.recurrence, "init": config.model.init,
+      "seed": config.seed, "d_model": config.model.d_model, "d_hidden": config.model.d_hidden,
+      "n_layers": config.model.n_layers, "max_length": config.data.max_length,
+      "diverged": diverged_step is not None, "diverged_step": diverged_step,
+      "best_val_accuracy": meta["best_val_accuracy"], "test_accuracy": meta["test_accuracy"],
+      "best_step": meta["best_step"], "steps": step, "total_steps": total_steps,
+      "epochs_done": meta["epoch"], "wall_s": meta["wall_s"], "finished": True,
+      "devices": jax.device_count(), "platform": jax.default_backend(),
+      "val_from_test": bool(splits["val"].info.get("val_from_test", False)),
+      "majority_class_test_accuracy": float(np.bincount(splits["test"].labels).max() / len(splits["test"].labels)),
+  }
+  logger.summary(results)
+  logger.close()
+  if jax.process_index() == 0:
+    _write_json(results_path, results)
+  status = f"DIVERGED at step {diverged_step}" if results["diverged"] else (
+      f"best val {results['best_val_accuracy']:.4f}, test at best val {results['test_accuracy']:.4f}")
+  print(f"{workdir}: {status} ({step} steps, {results['wall_s']:.0f} s)")
+  return results

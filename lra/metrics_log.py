@@ -1,0 +1,86 @@
+"""Where a run's numbers go: `<workdir>/metrics.jsonl` (always) and wandb (online, offline or disabled).
+
+wandb mode `auto` is online when an API key is configured (WANDB_API_KEY or a `wandb login` netrc entry) and
+offline otherwise (the run is written under `<workdir>/wandb/` and can be uploaded later with `wandb sync`).
+A WANDB_MODE environment variable wins over the config. A resumed run appends to the same wandb run (its id is
+kept in `<workdir>/wandb_id.txt`) and first drops from `metrics.jsonl` the lines logged after its checkpoint.
+"""
+
+import json
+import math
+import netrc
+import os
+
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+
+
+def resolve_wandb_mode(mode: str) -> str:
+  if mode not in WANDB_MODES:
+    raise ValueError(f"config.wandb.mode={mode!r}; valid modes: {list(WANDB_MODES)}")
+  env_mode = os.environ.get("WANDB_MODE")
+  if env_mode:
+    return env_mode
+  if mode != "auto":
+    return mode
+  if os.environ.get("WANDB_API_KEY"):
+    return "online"
+  try:
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1]
+    if netrc.netrc().authenticators(host):
+      return "online"
+  except (FileNotFoundError, netrc.NetrcParseError, OSError):
+    pass
+  return "offline"
+
+
+def _jsonable(value):
+  """Floats as numbers, non-finite ones as strings JSON can hold ("nan", "inf")."""
+  value = float(value) if hasattr(value, "__float__") and not isinstance(value, (bool, int)) else value
+  if isinstance(value, float) and not math.isfinite(value):
+    return str(value)
+  return value
+
+
+class MetricsLogger:
+  """Appends metric dicts to metrics.jsonl and to wandb; `resume_step` truncates lines logged after it."""
+
+  def __init__(self, workdir: str, wandb_cfg, run_config: dict, *, resume_step: int | None = None):
+    self.path = os.path.join(workdir, "metrics.jsonl")
+    if resume_step is None:
+      open(self.path, "w").close()
+    elif os.path.exists(self.path):
+      with open(self.path) as f:
+        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
+      with open(self.path, "w") as f:
+        f.writelines(kept)
+    self.mode = resolve_wandb_mode(wandb_cfg.mode)
+    self.wandb_run = None
+    if self.mode != "disabled":
+      import wandb  # imported only when used: it is slow to import
+      id_path = os.path.join(workdir, "wandb_id.txt")
+      if resume_step is not None and os.path.exists(id_path):
+        run_id = open(id_path).read().strip()
+      else:
+        run_id = wandb.util.generate_id()
+        with open(id_path, "w") as f:
+          f.write(run_id)
+      self.wandb_run = wandb.init(
+          mode=self.mode, project=wandb_cfg.project, entity=wandb_cfg.entity, group=wandb_cfg.group,
+          name=wandb_cfg.name or os.path.basename(os.path.abspath(workdir)), dir=workdir, id=run_id,
+          resume="allow", config=run_config)
+
+  def log(self, step: int, metrics: dict):
+    record = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
+    with open(self.path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+    if self.wandb_run is not None:
+      self.wandb_run.log({k: float(v) if not isinstance(v, str) else v for k, v in metrics.items()}, step=int(step))
+
+  def summary(self, results: dict):
+    if self.wandb_run is not None:
+      self.wandb_run.summary.update({k: v for k, v in results.items() if v is not None})
+
+  def close(self):
+    if self.wandb_run is not None:
+      self.wandb_run.finish()
+      self.wandb_run = None

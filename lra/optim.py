@@ -1,0 +1,50 @@
+"""The optimizer of the paper's code as one optax transformation: two parameter groups and one schedule.
+
+Recurrent parameters (A, B, lambda, nu, theta, gamma; see `models.is_recurrent_param`) get Adam at
+`lr * lr_factor` with no weight decay; all other parameters get AdamW at `lr` with `weight_decay`. Both follow
+linear warm-up from `end_lr` to the peak over `warmup_epochs`, then cosine decay to `end_lr` at the last step.
+Optional global-norm clipping (`clip_norm > 0`) runs before both. Nothing here edits optimizer state from Python.
+"""
+
+import jax
+import optax
+
+import models
+
+RECURRENT, OTHER = "recurrent", "other"
+
+
+def learning_rate_schedules(optim_cfg, *, steps_per_epoch: int, total_steps: int) -> dict:
+  """Returns {group: schedule(step) -> lr}, the same warm-up + cosine shape, scaled per group."""
+  warmup_steps = int(round(optim_cfg.warmup_epochs * steps_per_epoch))
+  warmup_steps = min(max(warmup_steps, 0), max(total_steps - 1, 0))
+
+  def schedule(peak):
+    return optax.warmup_cosine_decay_schedule(
+        init_value=optim_cfg.end_lr, peak_value=peak, warmup_steps=warmup_steps,
+        decay_steps=max(total_steps, warmup_steps + 1), end_value=optim_cfg.end_lr)
+
+  return {RECURRENT: schedule(optim_cfg.lr * optim_cfg.lr_factor), OTHER: schedule(optim_cfg.lr)}
+
+
+def param_labels(params):
+  """Labels each leaf of an nnx.State of parameters RECURRENT or OTHER, by its path."""
+  def label(path, _):
+    names = tuple(str(getattr(k, "key", getattr(k, "name", k))) for k in path)
+    return RECURRENT if models.is_recurrent_param(names) else OTHER
+  return jax.tree_util.tree_map_with_path(label, params)
+
+
+def make_optimizer(optim_cfg, params, *, steps_per_epoch: int, total_steps: int):
+  """Builds the optax transformation for `params` (an nnx.State) from the `config.optim` fields."""
+  if optim_cfg.lr <= 0 or optim_cfg.lr_factor <= 0:
+    raise ValueError(f"config.optim.lr={optim_cfg.lr} and config.optim.lr_factor={optim_cfg.lr_factor} "
+                     "must both be positive")
+  schedules = learning_rate_schedules(optim_cfg, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+  tx = optax.partition(
+      {RECURRENT: optax.adam(schedules[RECURRENT]),
+       OTHER: optax.adamw(schedules[OTHER], weight_decay=optim_cfg.weight_decay)},
+      param_labels(params))
+  if optim_cfg.clip_norm > 0:
+    tx = optax.chain(optax.clip_by_global_norm(optim_cfg.clip_norm), tx)
+  return tx
