@@ -1,0 +1,148 @@
+"""Times the jitted training step of any config: compile time, median step time, peak memory, GFLOP/s.
+
+  python scripts/bench_step.py --config configs/listops.py --config.model.recurrence=dense   # one row
+  python scripts/bench_step.py --table authors       # the authors' ListOps configs, each in its own process
+
+The batch is synthetic (random tokens or values of the task's shape and the config's batch size and length), so
+no data set is needed. Peak memory is the process's peak resident set (ru_maxrss) minus its size before the model
+was built, in a fresh process per row; XLA's own estimate of the step's temporaries is printed beside it.
+GFLOP/s divides XLA's flop count of the compiled step by the median step time; the peak it is compared with is a
+float32 matmul measured on this machine at the shapes the model uses ((B*L, d_model) x (d_model, d_model)).
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "configs/<task>.py[:preset]", lock_config=True)
+_STEPS = flags.DEFINE_integer("steps", 3, "Timed steps after one warm-up step.")
+_TABLE = flags.DEFINE_enum("table", None, ["authors"], "Run a predefined table of configs, one process a row.")
+_JSON = flags.DEFINE_string("json", None, "Append the row as JSON to this file.")
+
+# The authors' code (NogaBar/Rescaled_Glorot_for_RNN) timed on this 2-core CPU at the ListOps paper config
+# (issue 5): seconds a step and peak GB, at 6 layers / batch 32 and at 2 layers / batch 8 (time only).
+AUTHORS = {("diag", 6, 32): (19.5, 9.1), ("dense", 6, 32): (12.7, 4.3), ("lru", 6, 32): (19.8, 8.4),
+           ("diag", 2, 8): (1.39, None), ("dense", 2, 8): (0.70, None), ("lru", 2, 8): (1.32, None)}
+
+
+def _rss_gb() -> float:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+
+
+def matmul_peak_gflops(rows: int, width: int) -> float:
+  import jax
+  import jax.numpy as jnp
+  x = jax.random.normal(jax.random.key(0), (rows, width), jnp.float32)
+  w = jax.random.normal(jax.random.key(1), (width, width), jnp.float32)
+  f = jax.jit(lambda x, w: x @ w)
+  f(x, w).block_until_ready()
+  times = []
+  for _ in range(5):
+    t = time.perf_counter()
+    f(x, w).block_until_ready()
+    times.append(time.perf_counter() - t)
+  return 2 * rows * width * width / sorted(times)[len(times) // 2] / 1e9
+
+
+def bench(config, n_steps: int) -> dict:
+  import jax
+  import numpy as np
+  from flax import nnx
+
+  import models
+  from lra import get_task, optim, steps
+
+  rss_before = _rss_gb()
+  task = get_task(config.task, config.data)
+  batch_size, length = config.train.batch_size, config.data.max_length
+  rng = np.random.default_rng(0)
+  if task.vocab_size is not None:
+    inputs = rng.integers(1, task.vocab_size, (batch_size, length)).astype(np.int32)
+  else:
+    inputs = rng.standard_normal((batch_size, length, task.input_dim)).astype(np.float32)
+  batch = {"inputs": inputs, "lengths": np.full((batch_size,), length, np.int32),
+           "labels": rng.integers(0, task.num_classes, (batch_size,)).astype(np.int32)}
+  model = models.build(config.model, vocab_size=task.vocab_size, input_dim=task.input_dim,
+                       num_classes=task.num_classes, rngs=nnx.Rngs(0))
+  tx = optim.make_optimizer(config.optim, nnx.state(model, nnx.Param), steps_per_epoch=100, total_steps=1000)
+  graphdef, state = steps.init_state(model, tx)
+  del model
+  key = jax.random.key(0)
+  step_fn = jax.jit(lambda s, b: steps.train_step(graphdef, tx, s, b, key), donate_argnums=0)
+  t = time.perf_counter()
+  compiled = step_fn.lower(state, batch).compile()
+  compile_s = time.perf_counter() - t
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
+  memory = compiled.memory_analysis()
+  temp_gb = getattr(memory, "temp_size_in_bytes", float("nan")) / 2**30 if memory else float("nan")
+  state, metrics = compiled(state, batch)  # warm-up
+  jax.block_until_ready(metrics)
+  times = []
+  for _ in range(n_steps):
+    t = time.perf_counter()
+    state, metrics = compiled(state, batch)
+    jax.block_until_ready(metrics)
+    times.append(time.perf_counter() - t)
+  step_s = float(np.median(times))
+  m = config.model
+  return {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
+          "d_hidden": m.d_hidden, "batch_size": batch_size, "length": length, "scan": m.scan,
+          "remat": m.remat, "compile_s": compile_s, "step_s": step_s, "peak_gb": _rss_gb() - rss_before,
+          "xla_temp_gb": temp_gb, "gflops_per_s": flops / step_s / 1e9,
+          "matmul_peak_gflops_per_s": matmul_peak_gflops(batch_size * length, m.d_model),
+          "platform": jax.default_backend(), "loss_finite": bool(metrics["finite"])}
+
+
+def _row(r: dict) -> str:
+  ref_s, ref_gb = AUTHORS.get((r["recurrence"], r["n_layers"], r["batch_size"]), (None, None))
+  ratio = f"{r['step_s'] / ref_s:.2f}" if ref_s else "-"
+  ratio_gb = f"{r['peak_gb'] / ref_gb:.2f}" if ref_gb else "-"
+  return (f"| {r['task']} | {r['recurrence']} | {r['n_layers']} | {r['batch_size']} | {r['length']} | "
+          f"{r['compile_s']:.1f} | {r['step_s']:.2f} | {ref_s if ref_s else '-'} | {ratio} | {r['peak_gb']:.2f} | "
+          f"{ref_gb if ref_gb else '-'} | {ratio_gb} | {r['xla_temp_gb']:.2f} | {r['gflops_per_s']:.0f} | "
+          f"{r['matmul_peak_gflops_per_s']:.0f} |")
+
+
+HEADER = ("| task | recurrence | layers | batch | L | compile s | step s | authors s | ratio | peak GB | "
+          "authors GB | ratio | XLA temp GB | GFLOP/s | matmul GFLOP/s |\n|" + "---|" * 15)
+
+
+def main(argv):
+  del argv
+  if _TABLE.value == "authors":
+    out = os.path.abspath(_JSON.value or "bench_step.jsonl")
+    print(HEADER, flush=True)
+    for (recurrence, n_layers, batch_size) in AUTHORS:
+      cmd = [sys.executable, os.path.abspath(__file__), "--config", "configs/listops.py",
+             f"--config.model.recurrence={recurrence}", f"--config.model.n_layers={n_layers}",
+             f"--config.train.batch_size={batch_size}", "--config.model.init=" +
+             ("lru_ring" if recurrence == "lru" else "rescaled_glorot"), f"--json={out}", "--quiet_row"]
+      proc = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(cmd[1])))
+      if proc.returncode:
+        print(f"| {recurrence} {n_layers} {batch_size} | failed: {proc.stderr.strip().splitlines()[-1:]} |")
+        continue
+      print(proc.stdout.strip().splitlines()[-1], flush=True)
+    return
+  if _CONFIG.value is None:
+    sys.exit("usage: bench_step.py --config configs/<task>.py [--config.x=...] | --table authors")
+  row = bench(_CONFIG.value, _STEPS.value)
+  if _JSON.value:
+    with open(_JSON.value, "a") as f:
+      f.write(json.dumps(row) + "\n")
+  if not flags.FLAGS.quiet_row:
+    print(HEADER)
+  print(_row(row))
+
+
+if __name__ == "__main__":
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  flags.DEFINE_bool("quiet_row", False, "Print only the row (used by --table).")
+  app.run(main)
