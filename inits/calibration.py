@@ -1,0 +1,113 @@
+"""Monte Carlo calibration of the Glorot scale s with P(rho(s G) > 1) = delta, cached in memory and on disk.
+
+s = 1 / quantile_{1 - delta}(rho(G)) over `n_draws` Glorot draws G made from a FIXED seed, so the scale is
+reproducible and independent of the key that later draws the matrix. One JSON file per (n, delta, field, n_draws,
+seed) lives in the cache directory: the `cache_dir` argument, else $GLOROT_LRA_CACHE, else ~/.cache/glorot_lra.
+"""
+
+import functools
+import json
+import math
+import os
+import pathlib
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from inits import theory
+
+CACHE_ENV_VAR = "GLOROT_LRA_CACHE"
+DEFAULT_CACHE_DIR = "~/.cache/glorot_lra"
+FIELD_DTYPES = {"real": jnp.float32, "complex": jnp.complex64}
+
+
+def resolve_cache_dir(cache_dir=None):
+  """The cache directory: `cache_dir` if given, else $GLOROT_LRA_CACHE, else ~/.cache/glorot_lra."""
+  chosen = cache_dir if cache_dir is not None else os.environ.get(CACHE_ENV_VAR) or DEFAULT_CACHE_DIR
+  return pathlib.Path(chosen).expanduser()
+
+
+def check_params(n, delta, field, n_draws):
+  """Raises ValueError naming the bad value if a calibration parameter is out of range."""
+  if field not in FIELD_DTYPES:
+    raise ValueError(f"calibrated_glorot: unknown field {field!r}; valid: {', '.join(FIELD_DTYPES)}")
+  if not 0.0 < delta < 1.0:
+    raise ValueError(f"calibrated_glorot: delta must lie in (0, 1), got delta={delta!r}")
+  if int(n_draws) != n_draws or n_draws < 10:
+    raise ValueError(f"calibrated_glorot: n_draws must be an int >= 10, got n_draws={n_draws!r}")
+  if n is not None and (int(n) != n or n < 1):
+    raise ValueError(f"calibrated_glorot: n must be a positive int, got n={n!r}")
+  if n_draws * delta < 1.0:
+    raise ValueError(
+        f"calibrated_glorot: n_draws * delta = {n_draws * delta:g} < 1 leaves no draw above the quantile; "
+        f"use n_draws >= {math.ceil(1.0 / delta)} for delta={delta!r}")
+
+
+def cache_path(n, delta, field, n_draws, seed, cache_dir=None):
+  """The JSON file that holds the calibrated scale for these parameters."""
+  name = f"calibrated_glorot_n{n}_delta{delta!r}_{field}_draws{n_draws}_seed{seed}.json"
+  return resolve_cache_dir(cache_dir) / name
+
+
+def calibrate(n, delta, field, n_draws, seed):
+  """Runs the Monte Carlo (no caching): returns a dict with the scale, the quantile and the run's facts."""
+  check_params(n, delta, field, n_draws)
+  start = time.perf_counter()
+  radii = theory.monte_carlo_spectral_radii(
+      lambda key, shape, dtype: theory.ginibre(key, shape[-1], dtype), n, n_draws, jax.random.key(seed),
+      dtype=FIELD_DTYPES[field])
+  quantile = float(np.quantile(radii, 1.0 - delta))
+  return dict(n=n, delta=delta, field=field, n_draws=n_draws, seed=seed, quantile=quantile, scale=1.0 / quantile,
+              method="1 / numpy.quantile(rho(G), 1 - delta), G Ginibre (Glorot) draws from jax.random.key(seed)",
+              seconds=time.perf_counter() - start)
+
+
+def _read_cache(path, expected):
+  try:
+    record = json.loads(path.read_text())
+  except (OSError, ValueError):
+    return None
+  if any(record.get(field) != value for field, value in expected.items()) or "scale" not in record:
+    return None
+  return record
+
+
+def _write_cache(path, record):
+  try:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(record, indent=2))
+    os.replace(temporary, path)  # atomic: a concurrent reader sees the old file or the new one
+  except OSError as error:
+    warnings.warn(f"calibrated_glorot: could not write the cache file {path}: {error}; the scale stays in memory")
+
+
+@functools.lru_cache(maxsize=None)
+def _calibrated_record(n, delta, field, n_draws, seed, cache_dir):
+  path = cache_path(n, delta, field, n_draws, seed, cache_dir)
+  expected = dict(n=n, delta=delta, field=field, n_draws=n_draws, seed=seed)
+  record = _read_cache(path, expected)
+  if record is None:
+    record = calibrate(n, delta, field, n_draws, seed)
+    _write_cache(path, record)
+  return record
+
+
+def calibrated_record(n, delta=0.05, field="real", n_draws=1000, seed=0, cache_dir=None):
+  """The calibration record (dict with "scale", "quantile", ...), from memory, disk, or a new Monte Carlo run."""
+  check_params(n, delta, field, n_draws)
+  return dict(_calibrated_record(int(n), float(delta), field, int(n_draws), int(seed),
+                                 str(resolve_cache_dir(cache_dir))))
+
+
+def calibrated_scale(n, delta=0.05, field="real", n_draws=1000, seed=0, cache_dir=None):
+  """Scale s with P(rho(s G) > 1) = delta for an (n, n) Glorot draw G in `field`, by cached Monte Carlo."""
+  return calibrated_record(n, delta, field, n_draws, seed, cache_dir)["scale"]
+
+
+def clear_memory_cache():
+  """Forgets the in-memory scales (the disk cache stays)."""
+  _calibrated_record.cache_clear()

@@ -1,0 +1,92 @@
+"""Eigenvalue-law initializers: diag_uniform (uniform on the unit disk) and lru_ring (Orvieto et al. 2023).
+
+Every factory returns `init(key, shape, dtype)`, seeded only by `key` (split once per independent draw):
+  shape (n,), complex dtype:   n i.i.d. eigenvalues lambda = r e^{i theta} (a diagonal recurrence).
+  shape (n, n), real dtype:    a real matrix Q M Q^T with the same law: M holds floor(n/2) conjugate pairs as
+                               2x2 rotation-scaling blocks [[r cos t, -r sin t], [r sin t, r cos t]] (eigenvalues
+                               r e^{+-it}); odd n adds one real eigenvalue r * sign(cos theta); Q is Haar orthogonal.
+  shape (n, n), complex dtype: U diag(lambda) U^H with U Haar unitary.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from inits import dense
+
+
+def haar_orthogonal(key, n, dtype=jnp.float32):
+  """A Haar-distributed orthogonal (real dtype) or unitary (complex dtype) (n, n) matrix: QR with phase fix."""
+  q, r = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype))
+  diagonal = jnp.diagonal(r)
+  phases = jnp.where(jnp.abs(diagonal) > 0, diagonal / jnp.abs(diagonal), 1).astype(dtype)
+  return q * phases[None, :]
+
+
+def rotation_scaling_matrix(radii, phases, n):
+  """Block-diagonal real (n, n) matrix with eigenvalues radii e^{+-i phases} (2x2 blocks), odd n: one real one.
+
+  Args:
+    radii, phases: (ceil(n/2),) arrays; the last pair gives the real eigenvalue r * sign(cos theta) when n is odd.
+    n: matrix size.
+  """
+  pairs = n // 2
+  index = 2 * jnp.arange(pairs)
+  cosines, sines = radii[:pairs] * jnp.cos(phases[:pairs]), radii[:pairs] * jnp.sin(phases[:pairs])
+  matrix = jnp.zeros((n, n), radii.dtype)
+  matrix = matrix.at[index, index].set(cosines).at[index + 1, index + 1].set(cosines)
+  matrix = matrix.at[index, index + 1].set(-sines).at[index + 1, index].set(sines)
+  if n % 2:
+    sign = jnp.where(jnp.cos(phases[-1]) >= 0, 1.0, -1.0).astype(radii.dtype)
+    matrix = matrix.at[n - 1, n - 1].set(sign * radii[-1])
+  return matrix
+
+
+def _eigenvalue_law_init(name, sample_radii, sample_phases):
+  """An init from a law of eigenvalue moduli and phases (both i.i.d., independent of each other)."""
+
+  def init(key, shape, dtype=jnp.float32):
+    n, wants_eigenvalues = dense.parse_shape(name, shape, dtype)
+    radius_key, phase_key, basis_key = jax.random.split(key, 3)
+    part_dtype = jnp.finfo(dtype).dtype
+    is_complex = jnp.issubdtype(dtype, jnp.complexfloating)
+    count = n if (wants_eigenvalues or is_complex) else (n + 1) // 2
+    radii = sample_radii(radius_key, (count,), part_dtype)
+    phases = sample_phases(phase_key, (count,), part_dtype)
+    if not is_complex:
+      basis = haar_orthogonal(basis_key, n, dtype)
+      return (basis @ rotation_scaling_matrix(radii, phases, n) @ basis.T).astype(dtype)
+    eigenvalues = (radii * jnp.exp(1j * phases)).astype(dtype)
+    if wants_eigenvalues:
+      return eigenvalues
+    basis = haar_orthogonal(basis_key, n, dtype)
+    return ((basis * eigenvalues[None, :]) @ basis.conj().T).astype(dtype)
+
+  init.__name__ = name
+  return init
+
+
+def diag_uniform():
+  """Eigenvalues uniform on the unit disk: r = sqrt(U1), theta = 2 pi U2, independent (modulus density 2r)."""
+  return _eigenvalue_law_init(
+      "diag_uniform",
+      lambda key, shape, dtype: jnp.sqrt(jax.random.uniform(key, shape, dtype)),
+      lambda key, shape, dtype: 2.0 * math.pi * jax.random.uniform(key, shape, dtype))
+
+
+def lru_ring(r_min=0.4, r_max=0.9, max_phase=math.pi):
+  """LRU init: modulus uniform on the ring area r_min <= r <= r_max, phase uniform on [0, max_phase].
+
+  r = sqrt(U (r_max^2 - r_min^2) + r_min^2). Defaults are the authors' code's (0.4, 0.9, pi).
+  """
+  if not 0.0 <= r_min <= r_max:
+    raise ValueError(f"lru_ring: need 0 <= r_min <= r_max, got r_min={r_min!r}, r_max={r_max!r}")
+  if not 0.0 < max_phase <= 2.0 * math.pi:
+    raise ValueError(f"lru_ring: max_phase must lie in (0, 2 pi], got max_phase={max_phase!r}")
+
+  def sample_radii(key, shape, dtype):
+    return jnp.sqrt(jax.random.uniform(key, shape, dtype) * (r_max**2 - r_min**2) + r_min**2)
+
+  return _eigenvalue_law_init(
+      "lru_ring", sample_radii, lambda key, shape, dtype: max_phase * jax.random.uniform(key, shape, dtype))
