@@ -1,0 +1,477 @@
+"""Sweep grids over train.py runs (Table 1 by default) and their SLURM, wandb and local emitters.
+
+A sweep is a list of `Run`s. Each run is one `train.py` invocation, written only as `--config.*` overrides on a
+task config (never restated hyper-parameters), with a deterministic workdir
+`<root>/<task>/<recurrence>-<init>[-ln][-<axis><value>...]/seed<k>`. train.py resumes a run re-launched in the
+same workdir and exits at once when it has finished, so every emitter can re-run a sweep: finished and
+diverged runs are skipped, interrupted ones resume.
+"""
+
+import dataclasses
+import datetime
+import itertools
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+
+TASKS = ("listops", "scifar", "imdb")
+RECURRENCES = ("dense", "diag", "lru")
+TABLE1_INITS = ("glorot", "glorot_half", "rescaled_glorot", "diag_uniform")
+LAYER_NORM_MODES = ("off", "add", "only")
+EMITTERS = ("local", "slurm", "wandb")
+DEFAULT_PROGRAM = ("python", "train.py")
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Grid axes that every run sets; `--axis` on one of these replaces the default values instead of adding an axis.
+TASK_KEY = "task"
+SEED_KEY = "seed"
+RECURRENCE_KEY = "model.recurrence"
+INIT_KEY = "model.init"
+LAYER_NORM_KEY = "model.recurrent_layer_norm"
+BUILTIN_KEYS = (TASK_KEY, SEED_KEY, RECURRENCE_KEY, INIT_KEY, LAYER_NORM_KEY)
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One row of Table 1: a recurrence, an initializer, and whether the rebuttal's LayerNorm is in the recurrence."""
+  recurrence: str
+  init: str
+  layer_norm: bool = False
+
+  @property
+  def name(self) -> str:
+    return f"{self.recurrence}-{self.init}" + ("-ln" if self.layer_norm else "")
+
+
+TABLE1_ROWS = tuple(Row(rec, init) for rec in ("dense", "diag") for init in TABLE1_INITS) + (Row("lru", "lru_ring"),)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One train.py run of a sweep.
+
+  Attributes:
+    task: a task name (`configs/<task>.py`).
+    row: the Table 1 row (recurrence, init, layer norm).
+    seed: `config.seed`.
+    preset: the config preset after ':' ("" for the config's default).
+    axes: extra grid axes as ((config key, value), ...), part of the workdir name.
+    overrides: fixed overrides for every run, ((config key, value), ...), not part of the name.
+    workdir: the run's working directory.
+  """
+  task: str
+  row: Row
+  seed: int
+  preset: str
+  axes: tuple[tuple[str, str], ...]
+  overrides: tuple[tuple[str, str], ...]
+  workdir: str
+
+  @property
+  def label(self) -> str:
+    """The table row label: the row name plus the extra axes, e.g. `dense-glorot-ln-lr_factor0.01`."""
+    return self.row.name + "".join(f"-{_axis_tag(key, value)}" for key, value in self.axes)
+
+  @property
+  def name(self) -> str:
+    return f"{self.task}/{self.label}/seed{self.seed}"
+
+  @property
+  def config_arg(self) -> str:
+    return f"configs/{self.task}.py" + (f":{self.preset}" if self.preset else "")
+
+  def config_overrides(self) -> list[tuple[str, str]]:
+    """All `--config.<key>=<value>` pairs of the run, in a fixed order."""
+    pairs = [(RECURRENCE_KEY, self.row.recurrence), (INIT_KEY, self.row.init), (SEED_KEY, str(self.seed))]
+    if self.row.layer_norm:
+      pairs.append((LAYER_NORM_KEY, "True"))
+    return pairs + list(self.axes) + list(self.overrides)
+
+  def args(self) -> list[str]:
+    """train.py's arguments: `--config configs/<task>.py[:preset] --workdir <dir> --config.<key>=<value> ...`."""
+    args = ["--config", self.config_arg, "--workdir", self.workdir]
+    return args + [f"--config.{key}={value}" for key, value in self.config_overrides()]
+
+  def argv(self, program: Sequence[str] = DEFAULT_PROGRAM) -> list[str]:
+    return list(program) + self.args()
+
+  def command(self, program: Sequence[str] = DEFAULT_PROGRAM) -> str:
+    return shlex.join(self.argv(program))
+
+  def to_dict(self, program: Sequence[str] = DEFAULT_PROGRAM) -> dict:
+    return dict(name=self.name, label=self.label, task=self.task, recurrence=self.row.recurrence,
+                init=self.row.init, layer_norm=self.row.layer_norm, seed=self.seed, preset=self.preset,
+                axes=[list(kv) for kv in self.axes], overrides=[list(kv) for kv in self.overrides],
+                workdir=self.workdir, argv=self.argv(program), command=self.command(program))
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "Run":
+    return cls(task=d["task"], row=Row(d["recurrence"], d["init"], bool(d["layer_norm"])), seed=int(d["seed"]),
+               preset=d["preset"], axes=tuple(tuple(kv) for kv in d["axes"]),
+               overrides=tuple(tuple(kv) for kv in d["overrides"]), workdir=d["workdir"])
+
+
+def _axis_tag(key: str, value: str) -> str:
+  """`optim.lr_factor`, `0.01` -> `lr_factor0.01`: the last key component and the value, safe for a path."""
+  return re.sub(r"[^A-Za-z0-9._=+-]", "_", key.rsplit(".", 1)[-1] + str(value))
+
+
+def _check_choice(kind: str, value: str, allowed: Iterable[str]) -> None:
+  allowed = tuple(allowed)
+  if value not in allowed:
+    raise ValueError(f"unknown {kind} {value!r}; valid: {', '.join(allowed)}")
+
+
+def _split_list(text: str) -> list[str]:
+  values = [v.strip() for v in text.split(",") if v.strip()]
+  if not values:
+    raise ValueError(f"empty list {text!r}; expected comma-separated values")
+  return values
+
+
+def parse_axis(text: str) -> tuple[str, list[str]]:
+  """`model.init=glorot,rescaled_glorot` -> ("model.init", ["glorot", "rescaled_glorot"]); `config.` is optional."""
+  key, sep, values = text.partition("=")
+  key = key.strip().removeprefix("--").removeprefix("config.")
+  if not sep or not key:
+    raise ValueError(f"bad axis {text!r}; expected KEY=V1,V2,... e.g. model.init=glorot,rescaled_glorot")
+  return key, _split_list(values)
+
+
+def parse_override(text: str) -> tuple[str, str]:
+  """`train.max_steps=100` -> ("train.max_steps", "100"); a leading `--config.` is optional."""
+  key, sep, value = text.partition("=")
+  key = key.strip().removeprefix("--").removeprefix("config.")
+  if not sep or not key:
+    raise ValueError(f"bad override {text!r}; expected KEY=VALUE e.g. train.max_steps=100")
+  return key, value.strip()
+
+
+def table1_rows(recurrences: Sequence[str] | None = None, inits: Sequence[str] | None = None,
+                layer_norm: str = "off") -> list[Row]:
+  """The Table 1 rows, optionally narrowed or widened.
+
+  Args:
+    recurrences: keep these recurrences (None: all of Table 1's).
+    inits: keep these initializers (None: all of Table 1's).
+    layer_norm: "off" (Table 1), "add" (also the rebuttal's LayerNorm rows), "only" (only the LayerNorm rows).
+      LayerNorm rows exist for the dense and diagonal recurrences, as in the rebuttal.
+
+  Returns:
+    With one of `recurrences`/`inits` given, the Table 1 rows that match it. With both given, their full product
+    (so `lru` x `rescaled_glorot` can be asked for explicitly).
+  """
+  _check_choice("layer_norm mode", layer_norm, LAYER_NORM_MODES)
+  for rec in recurrences or ():
+    _check_choice("recurrence", rec, RECURRENCES)
+  if recurrences is not None and inits is not None:
+    base = [Row(rec, init) for rec in recurrences for init in inits]
+  else:
+    base = [r for r in TABLE1_ROWS if (recurrences is None or r.recurrence in recurrences)
+            and (inits is None or r.init in inits)]
+  ln_rows = [dataclasses.replace(r, layer_norm=True) for r in base if r.recurrence != "lru"]
+  rows = {"off": base, "add": base + ln_rows, "only": ln_rows}[layer_norm]
+  if not rows:
+    raise ValueError(f"the grid is empty: recurrences={recurrences}, inits={inits}, layer_norm={layer_norm!r}")
+  return rows
+
+
+def expand(root: str, *, tasks: Sequence[str] = TASKS, rows: Sequence[Row] = TABLE1_ROWS,
+           seeds: Sequence[int] = (0, 1, 2), preset: str = "", axes: Sequence[tuple[str, Sequence[str]]] = (),
+           overrides: Sequence[tuple[str, str]] = ()) -> list[Run]:
+  """Expands a grid into runs, ordered task, row, extra axes, seed.
+
+  Args:
+    root: the sweep's root directory; run workdirs are `<root>/<task>/<label>/seed<k>`.
+    tasks: task names (see TASKS).
+    rows: Table 1 rows (see `table1_rows`).
+    seeds: values of `config.seed`.
+    preset: config preset ("paper", "cpu", ...; "" for the config's default).
+    axes: extra grid axes [(config key, values)], crossed with everything else and named in the workdir.
+    overrides: fixed [(config key, value)] for every run.
+
+  Returns:
+    The runs; duplicates (same workdir) raise ValueError.
+  """
+  for task in tasks:
+    _check_choice("task", task, TASKS)
+  for key, _ in list(axes) + list(overrides):
+    if key in BUILTIN_KEYS:
+      raise ValueError(f"{key!r} is a built-in grid axis; set it with the grid options, not as an extra axis or "
+                       f"override (built-in: {', '.join(BUILTIN_KEYS)})")
+  if len({key for key, _ in axes}) != len(axes):
+    raise ValueError(f"an axis is given twice: {[key for key, _ in axes]}")
+  axis_keys = [key for key, _ in axes]
+  combos = [tuple(zip(axis_keys, values)) for values in itertools.product(*[vals for _, vals in axes])]
+  runs = []
+  for task, row, combo, seed in itertools.product(tasks, rows, combos, seeds):
+    run = Run(task=task, row=row, seed=int(seed), preset=preset, axes=tuple((k, str(v)) for k, v in combo),
+              overrides=tuple((k, str(v)) for k, v in overrides), workdir="")
+    runs.append(dataclasses.replace(run, workdir=os.path.join(root, task, run.label, f"seed{run.seed}")))
+  workdirs = [r.workdir for r in runs]
+  if len(set(workdirs)) != len(workdirs):
+    raise ValueError("two runs share a workdir; are there repeated values in the grid?")
+  return runs
+
+
+def read_results(workdir: str) -> dict | None:
+  """A run's results.json, or None when there is none (or it is being written)."""
+  path = os.path.join(workdir, "results.json")
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (FileNotFoundError, json.JSONDecodeError):
+    return None
+
+
+def run_status(workdir: str) -> str:
+  """"finished", "diverged" (both: nothing left to do), "partial" (started: train.py resumes it) or "new"."""
+  results = read_results(workdir)
+  if results is not None and results.get("diverged"):
+    return "diverged"
+  if results is not None and results.get("finished"):
+    return "finished"
+  if os.path.isdir(workdir) and os.listdir(workdir):
+    return "partial"
+  return "new"
+
+
+def is_done(status: str) -> bool:
+  return status in ("finished", "diverged")
+
+
+def git_commit(repo_dir: str = REPO_DIR) -> str:
+  """The checkout's commit, with `+dirty` when tracked files differ from it; "unknown" outside git."""
+  try:
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_dir, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo_dir,
+                           capture_output=True, text=True, check=True).stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    return "unknown"
+  return sha + ("+dirty" if dirty else "")
+
+
+def provenance(command: Sequence[str] | str) -> dict:
+  """What every sweep output records: the command that generated it, the commit, and the time."""
+  if not isinstance(command, str):
+    command = shlex.join(command)
+  return dict(command=command, commit=git_commit(),
+              created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+
+
+def write_manifest(path: str, runs: Sequence[Run], *, program: Sequence[str], repo_dir: str,
+                   prov: dict) -> None:
+  """Writes `sweep.json`: provenance, the program, the repo dir commands run in, and every run with its argv."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  manifest = dict(prov, program=list(program), repo_dir=repo_dir, num_runs=len(runs),
+                  runs=[dict(run.to_dict(program), index=i) for i, run in enumerate(runs)])
+  with open(path, "w") as f:
+    json.dump(manifest, f, indent=1)
+    f.write("\n")
+
+
+def load_manifest(path: str) -> tuple[list[Run], dict]:
+  """Reads a `sweep.json`: (runs, the whole manifest dict)."""
+  with open(path) as f:
+    manifest = json.load(f)
+  return [Run.from_dict(d) for d in manifest["runs"]], manifest
+
+
+def write_run_list(path: str, runs: Sequence[Run], *, program: Sequence[str], prov: dict) -> None:
+  """Writes `runs.txt` for people to read: two `#` header lines, then the exact command of run k on line k + 3."""
+  with open(path, "w") as f:
+    f.write(f"# {len(runs)} runs; generated by: {prov['command']}\n# commit {prov['commit']}, {prov['created']}\n")
+    for run in runs:
+      f.write(run.command(program) + "\n")
+
+
+def slurm_script(*, manifest_path: str, num_runs: int, repo_dir: str, python: str = "python",
+                 partition: str | None = None, gpus: int = 1, time_limit: str = "24:00:00", mem: str = "32G",
+                 cpus: int = 8, max_parallel: int | None = None, job_name: str = "glorot-lra",
+                 log_dir: str = "slurm_logs", extra_sbatch: Sequence[str] = (), prov: dict) -> str:
+  """A SLURM job-array script: array index i runs run i of the manifest (skipped when already done).
+
+  Args:
+    manifest_path: the sweep.json the array indexes into.
+    num_runs: the number of runs (array 0..num_runs-1).
+    repo_dir: where train.py is; the job `cd`s there.
+    python: the python on the compute nodes.
+    partition, gpus, time_limit, mem, cpus: resources per array task (partition None: the cluster default).
+    max_parallel: at most this many array tasks at once (`%N`), None for no limit.
+    job_name, log_dir: the job name and the folder of the per-task logs (`%A_%a.out`).
+    extra_sbatch: more `#SBATCH` lines, e.g. ["--account=abc", "--qos=long"].
+    prov: provenance (see `provenance`), written into the header.
+  """
+  if num_runs < 1:
+    raise ValueError(f"a SLURM array needs at least one run, got num_runs={num_runs}")
+  array = f"0-{num_runs - 1}" + (f"%{max_parallel}" if max_parallel else "")
+  sbatch = [f"--job-name={job_name}", f"--array={array}", f"--time={time_limit}", f"--mem={mem}",
+            f"--cpus-per-task={cpus}", f"--output={log_dir}/%A_%a.out"]
+  if partition:
+    sbatch.append(f"--partition={partition}")
+  if gpus:
+    sbatch.append(f"--gres=gpu:{gpus}")
+  sbatch += [s if s.startswith("--") else "--" + s for s in extra_sbatch]
+  q = shlex.quote
+  lines = ["#!/bin/bash"] + [f"#SBATCH {s}" for s in sbatch] + [
+      f"# glorot-lra sweep: {num_runs} runs, one per array index (see {manifest_path} and runs.txt).",
+      f"# Generated by: {prov['command']}",
+      f"# Commit: {prov['commit']}, {prov['created']}",
+      "# Submit with: sbatch <this file>. Re-submitting skips finished/diverged runs and resumes the others.",
+      "set -euo pipefail",
+      ': "${SLURM_ARRAY_TASK_ID:?run this script with sbatch (or set SLURM_ARRAY_TASK_ID)}"',
+      f"cd {q(repo_dir)}",
+      f"mkdir -p {q(log_dir)}",
+      f"exec {q(python)} scripts/sweep.py run-index --manifest {q(manifest_path)} --index \"$SLURM_ARRAY_TASK_ID\"",
+  ]
+  return "\n".join(lines) + "\n"
+
+
+def wandb_params(run: Run) -> dict[str, str]:
+  """A run as wandb sweep parameters: {"config": "configs/<task>.py[:preset]", "config.<key>": value, ...}."""
+  return {"config": run.config_arg} | {f"config.{key}": value for key, value in run.config_overrides()}
+
+
+def wandb_sweep_configs(runs: Sequence[Run], *, manifest_path: str, project: str | None = None,
+                        entity: str | None = None, python: str = "python", prov: dict) -> list[dict]:
+  """wandb grid sweep configs covering exactly the runs: one config per block of rows that forms a full product.
+
+  Table 1 is not one product ({dense, diag} x 4 inits, plus lru x lru_ring), so recurrences with the same set of
+  inits (and LayerNorm flag) share one grid sweep; tasks, seeds and extra axes are crossed inside each. The
+  parameters are the train.py arguments themselves: `config` (file and preset) and `config.<key>`, which
+  wandb's `${args}` turns into `--config=... --config.model.init=...`. The command goes through
+  `scripts/sweep.py wandb-run`, which finds the run in the manifest (for its deterministic workdir), skips it when
+  already done, and runs train.py.
+
+  Raises:
+    ValueError: the runs are not a union of such products (they always are when made by `expand`).
+  """
+  inits_of: dict[tuple[bool, str], set[str]] = {}
+  for run in runs:
+    inits_of.setdefault((run.row.layer_norm, run.row.recurrence), set()).add(run.row.init)
+  recs_of: dict[tuple[bool, frozenset], list[str]] = {}
+  for (layer_norm, rec), inits in inits_of.items():
+    recs_of.setdefault((layer_norm, frozenset(inits)), []).append(rec)
+  configs = []
+  for i, ((layer_norm, inits), recs) in enumerate(recs_of.items()):
+    block = [r for r in runs if r.row.layer_norm == layer_norm and r.row.recurrence in recs]
+    params: dict[str, dict] = {}
+    for key in wandb_params(block[0]):
+      values = list(dict.fromkeys(wandb_params(r)[key] for r in block))
+      params[key] = {"values": values} if len(values) > 1 or key in _GRID_KEYS else {"value": values[0]}
+    config = {
+        "name": f"glorot-lra-{i}",
+        "description": f"Generated by: {prov['command']} (commit {prov['commit']}, {prov['created']})",
+        "program": "train.py",
+        "method": "grid",
+        "parameters": params,
+        "command": ["${env}", python, "scripts/sweep.py", "wandb-run", "--manifest", manifest_path, "${args}"],
+    }
+    if project:
+      config["project"] = project
+    if entity:
+      config["entity"] = entity
+    configs.append(config)
+  want = sorted(json.dumps(wandb_params(r), sort_keys=True) for r in runs)
+  got = sorted(json.dumps(p, sort_keys=True) for c in configs for p in grid_points(c))
+  if want != got:
+    raise ValueError("these runs are not a union of full grids; emit them with --emit slurm or local instead")
+  return configs
+
+
+_GRID_KEYS = ("config", f"config.{RECURRENCE_KEY}", f"config.{INIT_KEY}", f"config.{SEED_KEY}")
+
+
+def grid_points(sweep_config: dict) -> list[dict[str, str]]:
+  """Every parameter combination a wandb grid sweep config runs, as {name: value} dicts."""
+  params = sweep_config["parameters"]
+  keys = list(params)
+  choices = [params[k]["values"] if "values" in params[k] else [params[k]["value"]] for k in keys]
+  return [{k: str(v) for k, v in zip(keys, combo)} for combo in itertools.product(*choices)]
+
+
+def run_from_wandb_args(runs: Sequence[Run], args: Sequence[str]) -> Run:
+  """The manifest run that wandb's `${args}` (`--config=configs/x.py:p --config.k=v ...`) describe."""
+  given: dict[str, str] = {}
+  for arg in args:  # wandb passes `--key=value`, values through str().
+    if not arg.startswith("--") or "=" not in arg:
+      raise ValueError(f"unexpected argument {arg!r}; expected --config=... or --config.KEY=VALUE")
+    key, value = arg[2:].split("=", 1)
+    given[key] = value
+  for run in runs:
+    if wandb_params(run) == given:
+      return run
+  raise ValueError(f"no run of the manifest matches {shlex.join(args)}")
+
+
+def execute(run: Run, *, program: Sequence[str], repo_dir: str, log_path: str | None = None) -> int:
+  """Runs one run's train.py in `repo_dir` and returns its exit code; output goes to `log_path` (None: inherited)."""
+  os.makedirs(run.workdir, exist_ok=True)
+  argv = run.argv(program)
+  if log_path is None:
+    return subprocess.run(argv, cwd=repo_dir, check=False).returncode
+  with open(log_path, "a") as log:
+    log.write(f"\n# {datetime.datetime.now().isoformat(timespec='seconds')} $ {shlex.join(argv)}\n")
+    log.flush()
+    return subprocess.run(argv, cwd=repo_dir, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+
+
+def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: str, stream: bool = False,
+                     stop_on_error: bool = False, journal_path: str | None = None,
+                     echo=print) -> dict[str, int]:
+  """The local runner: runs one after another, skipping done runs, resuming partial ones.
+
+  Each run's train.py output goes to `<workdir>/sweep.log` (or the terminal with `stream`). One JSON line per
+  run (name, status before, exit code, wall seconds, status after) is appended to `journal_path`.
+
+  Returns:
+    Counts: {"skipped": .., "ran": .., "failed": ..}.
+  """
+  counts = dict(skipped=0, ran=0, failed=0)
+  for i, run in enumerate(runs):
+    before = run_status(run.workdir)
+    if is_done(before):
+      counts["skipped"] += 1
+      echo(f"[{i + 1}/{len(runs)}] {run.name}: {before}, skipped")
+      continue
+    echo(f"[{i + 1}/{len(runs)}] {run.name}: {'resuming' if before == 'partial' else 'starting'}")
+    start = time.monotonic()
+    log_path = None if stream else os.path.join(run.workdir, "sweep.log")
+    rc = execute(run, program=program, repo_dir=repo_dir, log_path=log_path)
+    wall_s = time.monotonic() - start
+    after = run_status(run.workdir)
+    ok = rc == 0 and is_done(after)
+    counts["ran" if ok else "failed"] += 1
+    echo(f"[{i + 1}/{len(runs)}] {run.name}: exit {rc}, {after}, {wall_s:.1f} s"
+         + ("" if ok or log_path is None else f" (see {log_path})"))
+    if journal_path:
+      with open(journal_path, "a") as f:
+        f.write(json.dumps(dict(name=run.name, workdir=run.workdir, before=before, rc=rc, after=after,
+                                wall_s=round(wall_s, 2))) + "\n")
+    if not ok and stop_on_error:
+      break
+  return counts
+
+
+def describe(runs: Sequence[Run], *, program: Sequence[str]) -> str:
+  """The dry-run listing: one block per run with its index, status, name and exact command."""
+  lines = []
+  for i, run in enumerate(runs):
+    lines.append(f"[{i}] {run.name} ({run_status(run.workdir)})")
+    lines.append(f"    {run.command(program)}")
+  counts: dict[str, int] = {}
+  for run in runs:
+    status = run_status(run.workdir)
+    counts[status] = counts.get(status, 0) + 1
+  lines.append(f"{len(runs)} runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+  return "\n".join(lines)
+
+
+def python_executable() -> str:
+  return sys.executable or "python"

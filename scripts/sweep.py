@@ -1,0 +1,197 @@
+"""Runs or emits a grid of train.py runs (Table 1 by default): locally one after another, as a SLURM array, or a wandb sweep.
+
+Examples (see docs/sweeps.md):
+  python scripts/sweep.py --root runs/table1 --preset paper --dry-run
+  python scripts/sweep.py --root runs/table1 --preset paper                    # local, sequential, resumable
+  python scripts/sweep.py --root /scratch/t1 --emit slurm --partition gpu --time 48:00:00 && sbatch /scratch/t1/sweep.slurm
+  python scripts/sweep.py --root /scratch/t1 --emit wandb --wandb-project glorot-lra   # then: wandb sweep <yaml>
+  python scripts/sweep.py --root runs/ln --tasks imdb --layer-norm only --axis model.init=glorot,rescaled_glorot
+Internal entry points (used by the emitted files):
+  python scripts/sweep.py run-index --manifest M --index I       # the SLURM array task I
+  python scripts/sweep.py wandb-run --manifest M --config=... --config.k=v ...   # a wandb agent's run
+"""
+
+import argparse
+import os
+import shlex
+import sys
+
+import yaml
+
+from lra import sweep
+
+
+def _grid_parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog="\n".join(__doc__.splitlines()[1:]))
+  p.add_argument("--root", required=True, help="root of the run workdirs: <root>/<task>/<row>/seed<k>")
+  p.add_argument("--emit", choices=sweep.EMITTERS, default="local",
+                 help="local: run now, one after another; slurm: write a job-array script; wandb: write sweep YAMLs")
+  p.add_argument("--dry-run", action="store_true", help="print the run list and exact commands; write and run nothing")
+  g = p.add_argument_group("grid")
+  g.add_argument("--tasks", default=",".join(sweep.TASKS), help="comma-separated tasks (default: %(default)s)")
+  g.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: %(default)s)")
+  g.add_argument("--preset", default="paper", help="config preset, configs/<task>.py:<preset>; '' for none")
+  g.add_argument("--layer-norm", choices=sweep.LAYER_NORM_MODES, default="off",
+                 help="the rebuttal's LayerNorm-in-the-recurrence rows: off, add (besides Table 1), only")
+  g.add_argument("--axis", action="append", default=[], metavar="KEY=V1,V2",
+                 help="a grid axis (repeatable). model.recurrence / model.init narrow the Table 1 rows (both: "
+                      "their full product); task, seed, model.recurrent_layer_norm replace the built-in axes; any "
+                      "other config key adds an axis, named in the workdir")
+  g.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                 help="a fixed --config.KEY=VALUE for every run (repeatable), e.g. train.max_steps=100")
+  g.add_argument("--program", default=shlex.join(sweep.DEFAULT_PROGRAM),
+                 help="the command prefix before train.py's arguments (default: %(default)r)")
+  g.add_argument("--repo", default=sweep.REPO_DIR, help="the directory runs start in (default: this checkout)")
+  loc = p.add_argument_group("local runner")
+  loc.add_argument("--stream", action="store_true", help="show train.py's output (default: <workdir>/sweep.log)")
+  loc.add_argument("--stop-on-error", action="store_true", help="stop at the first run that fails")
+  sl = p.add_argument_group("slurm")
+  sl.add_argument("--out", default=None, help="where emitted files go (default: --root)")
+  sl.add_argument("--partition", default=None)
+  sl.add_argument("--gpus", type=int, default=1, help="GPUs per run (default: %(default)s)")
+  sl.add_argument("--time", default="24:00:00", help="time limit per run (default: %(default)s)")
+  sl.add_argument("--mem", default="32G", help="memory per run (default: %(default)s)")
+  sl.add_argument("--cpus", type=int, default=8, help="CPU cores per run (default: %(default)s)")
+  sl.add_argument("--max-parallel", type=int, default=None, help="at most this many runs at once")
+  sl.add_argument("--sbatch", action="append", default=[], metavar="OPTION",
+                  help="an extra #SBATCH option (repeatable), e.g. --sbatch=--account=abc")
+  sl.add_argument("--python", default="python", help="python on the compute nodes / wandb agents")
+  wb = p.add_argument_group("wandb")
+  wb.add_argument("--wandb-project", default=None)
+  wb.add_argument("--wandb-entity", default=None)
+  return p
+
+
+def runs_from_args(args: argparse.Namespace) -> list[sweep.Run]:
+  """The grid the flags describe."""
+  tasks = sweep._split_list(args.tasks)
+  seeds = sweep._split_list(args.seeds)
+  layer_norm = args.layer_norm
+  recurrences = inits = None
+  axes = []
+  for text in args.axis:
+    key, values = sweep.parse_axis(text)
+    if key == sweep.TASK_KEY:
+      tasks = values
+    elif key == sweep.SEED_KEY:
+      seeds = values
+    elif key == sweep.RECURRENCE_KEY:
+      recurrences = values
+    elif key == sweep.INIT_KEY:
+      inits = values
+    elif key == sweep.LAYER_NORM_KEY:
+      flags = {v.lower() for v in values}
+      if not flags <= {"true", "false"}:
+        raise ValueError(f"{key} takes True/False, got {values}")
+      layer_norm = {frozenset({"false"}): "off", frozenset({"true"}): "only"}.get(frozenset(flags), "add")
+    else:
+      axes.append((key, values))
+  try:
+    seeds = [int(s) for s in seeds]
+  except ValueError:
+    raise ValueError(f"seeds must be integers, got {seeds}") from None
+  rows = sweep.table1_rows(recurrences, inits, layer_norm)
+  overrides = [sweep.parse_override(text) for text in args.override]
+  return sweep.expand(os.path.abspath(args.root), tasks=tasks, rows=rows, seeds=seeds, preset=args.preset,
+                      axes=axes, overrides=overrides)
+
+
+def main_grid(argv: list[str]) -> int:
+  args = _grid_parser().parse_args(argv)
+  try:
+    runs = runs_from_args(args)
+  except ValueError as e:
+    print(f"sweep.py: error: {e}", file=sys.stderr)
+    return 2
+  program = shlex.split(args.program)
+  prov = sweep.provenance([sys.executable, *sys.argv])
+  header = f"# sweep of {len(runs)} runs; generated by: {prov['command']}\n# commit {prov['commit']}"
+  if args.dry_run:
+    print(header)
+    print(sweep.describe(runs, program=program))
+    return 0
+  root = os.path.abspath(args.root)
+  out = os.path.abspath(args.out or root)
+  os.makedirs(out, exist_ok=True)
+  manifest_path = os.path.join(out, f"sweep_{args.emit}.json")
+  sweep.write_manifest(manifest_path, runs, program=program, repo_dir=os.path.abspath(args.repo), prov=prov)
+  if args.emit == "slurm":
+    sweep.write_run_list(os.path.join(out, "runs.txt"), runs, program=program, prov=prov)
+    script = sweep.slurm_script(
+        manifest_path=manifest_path, num_runs=len(runs), repo_dir=os.path.abspath(args.repo), python=args.python,
+        partition=args.partition, gpus=args.gpus, time_limit=args.time, mem=args.mem, cpus=args.cpus,
+        max_parallel=args.max_parallel, log_dir=os.path.join(out, "slurm_logs"), extra_sbatch=args.sbatch, prov=prov)
+    path = os.path.join(out, "sweep.slurm")
+    with open(path, "w") as f:
+      f.write(script)
+    print(f"wrote {path} ({len(runs)} array tasks), {manifest_path} and {os.path.join(out, 'runs.txt')}")
+    print(f"submit with: sbatch {shlex.quote(path)}")
+    return 0
+  if args.emit == "wandb":
+    configs = sweep.wandb_sweep_configs(runs, manifest_path=manifest_path, project=args.wandb_project,
+                                        entity=args.wandb_entity, python=args.python, prov=prov)
+    for i, config in enumerate(configs):
+      path = os.path.join(out, f"wandb_sweep_{i}.yaml")
+      with open(path, "w") as f:
+        f.write(f"# wandb grid sweep {i + 1}/{len(configs)}: {len(sweep.grid_points(config))} runs\n{header}\n")
+        f.write(f"# run from {os.path.abspath(args.repo)}: wandb sweep {path} && wandb agent <sweep id>\n")
+        yaml.safe_dump(config, f, sort_keys=False)
+      print(f"wrote {path} ({len(sweep.grid_points(config))} runs)")
+    return 0
+  print(header)
+  journal = os.path.join(root, "sweep_journal.jsonl")
+  counts = sweep.run_sequentially(runs, program=program, repo_dir=os.path.abspath(args.repo), stream=args.stream,
+                                  stop_on_error=args.stop_on_error, journal_path=journal)
+  print(f"done: {counts['ran']} ran, {counts['skipped']} skipped (already done), {counts['failed']} failed; "
+        f"journal {journal}")
+  return 1 if counts["failed"] else 0
+
+
+def main_run_index(argv: list[str]) -> int:
+  p = argparse.ArgumentParser(prog="sweep.py run-index", description="Runs run INDEX of a sweep manifest.")
+  p.add_argument("--manifest", required=True)
+  p.add_argument("--index", type=int, required=True)
+  args = p.parse_args(argv)
+  runs, manifest = sweep.load_manifest(args.manifest)
+  if not 0 <= args.index < len(runs):
+    print(f"sweep.py: error: index {args.index} is outside 0..{len(runs) - 1} of {args.manifest}", file=sys.stderr)
+    return 2
+  return _run_one(runs[args.index], manifest)
+
+
+def main_wandb_run(argv: list[str]) -> int:
+  p = argparse.ArgumentParser(prog="sweep.py wandb-run", description="Runs the manifest run that wandb's args name.")
+  p.add_argument("--manifest", required=True)
+  args, rest = p.parse_known_args(argv)
+  runs, manifest = sweep.load_manifest(args.manifest)
+  try:
+    run = sweep.run_from_wandb_args(runs, rest)
+  except ValueError as e:
+    print(f"sweep.py: error: {e}", file=sys.stderr)
+    return 2
+  return _run_one(run, manifest)
+
+
+def _run_one(run: sweep.Run, manifest: dict) -> int:
+  status = sweep.run_status(run.workdir)
+  print(f"{run.name}: {status}")
+  if sweep.is_done(status):
+    print("already done, skipped")
+    return 0
+  print(f"$ {run.command(manifest['program'])}", flush=True)
+  return sweep.execute(run, program=manifest["program"], repo_dir=manifest["repo_dir"])
+
+
+def main(argv: list[str] | None = None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  if argv and argv[0] == "run-index":
+    return main_run_index(argv[1:])
+  if argv and argv[0] == "wandb-run":
+    return main_wandb_run(argv[1:])
+  return main_grid(argv)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,227 @@
+"""Tests of lra/sweep.py and scripts/sweep.py: grid expansion, dry run, SLURM/wandb emitters, the local runner."""
+
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from lra import sweep
+
+REPO = sweep.REPO_DIR
+SWEEP_PY = os.path.join(REPO, "scripts", "sweep.py")
+TABLE1_PY = os.path.join(REPO, "scripts", "table1.py")
+
+# A stand-in for train.py with its contract: --config, --workdir, --config.k=v; writes results.json; a relaunch
+# of a finished run exits at once. FAKE_DIVERGE_INIT names the init that "diverges"; the run in FAKE_HANG_WORKDIR
+# hangs on its first launch, after writing its first files (to be killed); each launch appends to launches.txt.
+FAKE_TRAIN = r'''
+import json, os, sys, time
+args = sys.argv[1:]
+workdir = args[args.index("--workdir") + 1]
+config = args[args.index("--config") + 1]
+over = dict(a[len("--config."):].split("=", 1) for a in args if a.startswith("--config."))
+os.makedirs(workdir, exist_ok=True)
+with open(os.path.join(workdir, "launches.txt"), "a") as f:
+  f.write(" ".join(args) + "\n")
+path = os.path.join(workdir, "results.json")
+if os.path.exists(path) and json.load(open(path))["finished"]:
+  sys.exit(0)
+with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
+  f.write('{"step": 1}\n')
+seed = int(over["seed"])
+if os.environ.get("FAKE_HANG_WORKDIR") == workdir and not os.path.exists(os.path.join(workdir, "hung")):
+  open(os.path.join(workdir, "hung"), "w").close()
+  time.sleep(600)
+diverged = over["model.init"] == os.environ.get("FAKE_DIVERGE_INIT")
+task = os.path.basename(config).split(".")[0]
+results = dict(task=task, recurrence=over["model.recurrence"], init=over["model.init"], seed=seed,
+               diverged=diverged, diverged_step=3 if diverged else None, finished=True, steps=10, wall_s=0.1,
+               best_val_accuracy=None if diverged else 0.5, test_accuracy=None if diverged else 0.5 + 0.01 * seed)
+json.dump(results, open(path, "w"))
+'''
+
+
+@pytest.fixture
+def fake_train(tmp_path):
+  path = tmp_path / "fake_train.py"
+  path.write_text(FAKE_TRAIN)
+  return shlex.join([sys.executable, str(path)])
+
+
+def _sweep(*args, env=None, check=True):
+  proc = subprocess.run([sys.executable, SWEEP_PY, *args], capture_output=True, text=True, cwd=REPO,
+                        env=dict(os.environ, **(env or {})), timeout=120)
+  if check and proc.returncode != 0:
+    raise AssertionError(f"sweep.py {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+  return proc
+
+
+def test_default_grid_is_table1():
+  runs = sweep.expand("/r")
+  assert len(runs) == 3 * (2 * 4 + 1) * 3
+  assert len({r.workdir for r in runs}) == len(runs)
+  rows = {(r.row.recurrence, r.row.init) for r in runs}
+  assert rows == {(rec, init) for rec in ("dense", "diag") for init in sweep.TABLE1_INITS} | {("lru", "lru_ring")}
+  first = runs[0]
+  assert first.workdir == "/r/listops/dense-glorot/seed0"
+  assert first.command() == ("python train.py --config configs/listops.py --workdir /r/listops/dense-glorot/seed0 "
+                             "--config.model.recurrence=dense --config.model.init=glorot --config.seed=0")
+
+
+def test_layer_norm_rows_axes_and_overrides():
+  rows = sweep.table1_rows(layer_norm="add")
+  assert len(rows) == 9 + 8 and sum(r.layer_norm for r in rows) == 8
+  runs = sweep.expand("/r", tasks=["imdb"], rows=sweep.table1_rows(layer_norm="only"), seeds=[1], preset="cpu",
+                      axes=[("optim.lr_factor", ["0.01", "0.05"])], overrides=[("train.max_steps", "7")])
+  assert len(runs) == 8 * 2
+  run = runs[0]
+  assert run.workdir == "/r/imdb/dense-glorot-ln-lr_factor0.01/seed1"
+  assert run.args()[:2] == ["--config", "configs/imdb.py:cpu"]
+  assert run.args()[4:] == ["--config.model.recurrence=dense", "--config.model.init=glorot", "--config.seed=1",
+                            "--config.model.recurrent_layer_norm=True", "--config.optim.lr_factor=0.01",
+                            "--config.train.max_steps=7"]
+  assert sweep.Run.from_dict(run.to_dict()) == run
+
+
+def test_row_selection_filters_or_crosses():
+  only_inits = sweep.table1_rows(inits=["glorot", "rescaled_glorot"])
+  assert [r.name for r in only_inits] == ["dense-glorot", "dense-rescaled_glorot", "diag-glorot",
+                                          "diag-rescaled_glorot"]
+  both = sweep.table1_rows(recurrences=["lru"], inits=["rescaled_glorot", "diag_uniform"])
+  assert [r.name for r in both] == ["lru-rescaled_glorot", "lru-diag_uniform"]
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: sweep.expand("/r", tasks=["cifar"]), r"unknown task 'cifar'; valid: listops, scifar, imdb"),
+    (lambda: sweep.table1_rows(recurrences=["rnn"]), r"unknown recurrence 'rnn'; valid: dense, diag, lru"),
+    (lambda: sweep.table1_rows(layer_norm="yes"), r"unknown layer_norm mode 'yes'; valid: off, add, only"),
+    (lambda: sweep.expand("/r", axes=[("model.init", ["glorot"])]), r"built-in grid axis"),
+    (lambda: sweep.parse_axis("model.init"), r"expected KEY=V1,V2"),
+    (lambda: sweep.parse_override("train.max_steps"), r"expected KEY=VALUE"),
+    (lambda: sweep.expand("/r", seeds=[0, 0]), r"share a workdir"),
+])
+def test_bad_grids_raise_clear_errors(call, match):
+  with pytest.raises(ValueError, match=match):
+    call()
+
+
+def test_dry_run_lists_exact_commands_and_writes_nothing(tmp_path):
+  root = tmp_path / "runs"
+  out = _sweep("--root", str(root), "--dry-run", "--tasks", "listops", "--seeds", "0,1",
+               "--axis", "model.init=glorot,rescaled_glorot", "--override", "train.max_steps=5").stdout
+  commands = [line.strip() for line in out.splitlines() if line.startswith("    ")]
+  assert len(commands) == 2 * 2 * 2  # {dense, diag} x 2 inits x 2 seeds
+  assert commands[0] == (f"python train.py --config configs/listops.py:paper --workdir {root}/listops/dense-glorot/"
+                         "seed0 --config.model.recurrence=dense --config.model.init=glorot --config.seed=0 "
+                         "--config.train.max_steps=5")
+  assert "# commit " in out and "8 runs: 8 new" in out
+  assert not root.exists()
+  bad = _sweep("--root", str(root), "--dry-run", "--tasks", "mnist", check=False)
+  assert bad.returncode == 2 and "unknown task 'mnist'" in bad.stderr
+
+
+def test_slurm_script_passes_bash_n_and_runs_one_run_per_index(tmp_path, fake_train):
+  root = tmp_path / "runs"
+  _sweep("--root", str(root), "--emit", "slurm", "--tasks", "listops,imdb", "--seeds", "0",
+         "--axis", "model.recurrence=dense,diag", "--axis", "model.init=glorot,glorot_half", "--partition", "gpu",
+         "--gpus", "2", "--time", "01:00:00", "--mem", "8G", "--cpus", "3", "--max-parallel", "2",
+         "--program", fake_train, "--python", sys.executable)
+  script = (root / "sweep.slurm").read_text()
+  subprocess.run(["bash", "-n", str(root / "sweep.slurm")], check=True)
+  for line in ("--array=0-7%2", "--partition=gpu", "--gres=gpu:2", "--time=01:00:00", "--mem=8G",
+               "--cpus-per-task=3"):
+    assert f"#SBATCH {line}\n" in script
+  assert "# Generated by: " in script and "# Commit: " in script
+  runs, manifest = sweep.load_manifest(str(root / "sweep_slurm.json"))
+  assert len(runs) == 8 and manifest["commit"] and manifest["command"]
+  listed = [line for line in (root / "runs.txt").read_text().splitlines() if not line.startswith("#")]
+  assert listed == [run.command(shlex.split(fake_train)) for run in runs]
+
+  def array_task(index):
+    return subprocess.run(["bash", str(root / "sweep.slurm")], capture_output=True, text=True,
+                          env=dict(os.environ, SLURM_ARRAY_TASK_ID=str(index)))
+
+  for index in (0, 5):
+    proc = array_task(index)
+    assert proc.returncode == 0, proc.stderr
+    assert runs[index].name in proc.stdout
+  done = [r.name for r in runs if sweep.run_status(r.workdir) == "finished"]
+  assert done == [runs[0].name, runs[5].name]
+  assert "already done, skipped" in array_task(5).stdout
+  assert len((tmp_path / "runs" / "imdb" / "dense-glorot_half" / "seed0" / "launches.txt").read_text()
+             .splitlines()) == 1  # run 5; the second array task did not relaunch it
+  out_of_range = array_task(8)
+  assert out_of_range.returncode == 2 and "outside 0..7" in out_of_range.stderr
+
+
+def test_wandb_yaml_parses_and_lists_the_grid(tmp_path, fake_train):
+  root = tmp_path / "runs"
+  _sweep("--root", str(root), "--emit", "wandb", "--layer-norm", "add", "--seeds", "0,1",
+         "--override", "train.max_steps=3", "--wandb-project", "glorot-lra", "--program", fake_train)
+  runs, _ = sweep.load_manifest(str(root / "sweep_wandb.json"))
+  paths = sorted(root.glob("wandb_sweep_*.yaml"))
+  assert len(paths) == 3  # {dense, diag} x 4 inits, the same with LayerNorm, lru x lru_ring
+  configs = [yaml.safe_load(p.read_text()) for p in paths]
+  for config in configs:
+    assert config["method"] == "grid" and config["program"] == "train.py" and config["project"] == "glorot-lra"
+    assert "${args}" in config["command"] and "Generated by:" in config["description"]
+    assert config["parameters"]["config.train.max_steps"] == {"value": "3"}
+  points = sorted(json.dumps(p, sort_keys=True) for c in configs for p in sweep.grid_points(c))
+  assert points == sorted(json.dumps(sweep.wandb_params(r), sort_keys=True) for r in runs)
+  assert len(points) == 3 * 17 * 2
+
+  # What a wandb agent runs: the command with ${args} as `--key=value`; it lands in the run's own workdir.
+  point = sweep.grid_points(configs[0])[5]
+  argv = [a for a in configs[0]["command"] if a not in ("${env}", "${args}")][1:]
+  argv = [sys.executable] + [os.path.join(REPO, a) if a == "scripts/sweep.py" else a for a in argv]
+  proc = subprocess.run(argv + [f"--{k}={v}" for k, v in point.items()], capture_output=True, text=True, cwd=REPO)
+  assert proc.returncode == 0, proc.stderr
+  run = sweep.run_from_wandb_args(runs, [f"--{k}={v}" for k, v in point.items()])
+  assert sweep.run_status(run.workdir) == "finished"
+  assert sum(sweep.run_status(r.workdir) == "finished" for r in runs) == 1
+  with pytest.raises(ValueError, match="no run of the manifest matches"):
+    sweep.run_from_wandb_args(runs, ["--config=configs/listops.py:paper", "--config.seed=9"])
+
+
+def test_local_runner_skips_done_and_resumes_killed_runs(tmp_path, fake_train):
+  root = tmp_path / "runs"
+  grid = ["--root", str(root), "--tasks", "listops,scifar", "--seeds", "0,1", "--preset", "cpu",
+          "--axis", "model.recurrence=dense", "--axis", "model.init=glorot,rescaled_glorot", "--program", fake_train]
+  env = dict(FAKE_HANG_WORKDIR=str(root / "listops" / "dense-glorot" / "seed1"), FAKE_DIVERGE_INIT="glorot")
+  # The first sweep hangs in its second run: kill the runner and its train.py mid-run.
+  proc = subprocess.Popen([sys.executable, SWEEP_PY, *grid], cwd=REPO, env=dict(os.environ, **env),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+  hung = root / "listops" / "dense-glorot" / "seed1" / "hung"
+  deadline = time.monotonic() + 60
+  while not hung.exists() and time.monotonic() < deadline and proc.poll() is None:
+    time.sleep(0.05)
+  os.killpg(proc.pid, signal.SIGKILL)
+  proc.wait()
+  assert hung.exists()
+  runs, _ = sweep.load_manifest(str(root / "sweep_local.json"))
+  assert [sweep.run_status(r.workdir) for r in runs[:3]] == ["diverged", "partial", "new"]
+
+  out = _sweep(*grid, env=env).stdout
+  assert "listops/dense-glorot/seed0: diverged, skipped" in out
+  assert "listops/dense-glorot/seed1: resuming" in out
+  assert "done: 7 ran, 1 skipped (already done), 0 failed" in out
+  assert all(sweep.is_done(sweep.run_status(r.workdir)) for r in runs)
+  journal = [json.loads(line) for line in (root / "sweep_journal.jsonl").read_text().splitlines()]
+  # The killed sweep journaled run 0 only; the second one the other 7, starting with the resumed run.
+  assert [j["before"] for j in journal][:3] == ["new", "partial", "new"] and len(journal) == 8
+  assert "done: 0 ran, 8 skipped" in _sweep(*grid).stdout  # a finished sweep does nothing
+
+  table = subprocess.run([sys.executable, TABLE1_PY, "--root", str(root)], capture_output=True, text=True, cwd=REPO)
+  assert table.returncode == 0, table.stderr
+  lines = {line.split(" | ")[0].lstrip("| "): line for line in table.stdout.splitlines() if line.startswith("| ")}
+  assert set(lines) == {"Model", "Dense, Glorot", "Dense, rescaled Glorot"}
+  assert lines["Dense, Glorot"].count("– (2/2 div.)") == 2
+  assert lines["Dense, rescaled Glorot"].count("50.50 ± 0.50") == 2
+  assert "missing" not in table.stdout
