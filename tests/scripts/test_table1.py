@@ -1,0 +1,140 @@
+"""Tests of lra/table.py and scripts/table1.py on results.json files written here (no training, no network)."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lra import sweep, table
+
+TABLE1_PY = os.path.join(sweep.REPO_DIR, "scripts", "table1.py")
+
+
+def _write_run(root, task, label, seed, *, acc=None, diverged=False, finished=True, layer_norm=None):
+  recurrence, init = label.split("-")[:2]
+  workdir = os.path.join(root, task, label, f"seed{seed}")
+  os.makedirs(workdir, exist_ok=True)
+  results = dict(task=task, recurrence=recurrence, init=init, seed=seed, diverged=diverged,
+                 diverged_step=5 if diverged else None, best_val_accuracy=None if acc is None else acc + 0.01,
+                 test_accuracy=acc, finished=finished, steps=10, wall_s=1.0)
+  with open(os.path.join(workdir, "results.json"), "w") as f:
+    json.dump(results, f)
+  if layer_norm is not None:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      json.dump({"model": {"recurrent_layer_norm": layer_norm}}, f)
+  return workdir
+
+
+@pytest.fixture
+def results_root(tmp_path):
+  """ListOps and IMDB results: trained, diverged, partly diverged, one seed missing, a LayerNorm row."""
+  root = str(tmp_path / "runs")
+  accs = {"dense-rescaled_glorot": [0.50, 0.52, 0.57], "diag-glorot_half": [0.40, 0.41, 0.45]}
+  for label, values in accs.items():
+    for seed, acc in enumerate(values):
+      _write_run(root, "listops", label, seed, acc=acc)
+  for seed in range(3):
+    _write_run(root, "listops", "dense-glorot", seed, diverged=True)
+    _write_run(root, "listops", "diag-glorot", seed, diverged=seed == 2, acc=None if seed == 2 else 0.3)
+    _write_run(root, "imdb", "dense-glorot", seed, acc=0.8 + seed / 100, layer_norm=True)  # a LayerNorm row
+  _write_run(root, "imdb", "diag-rescaled_glorot", 0, acc=0.87)
+  _write_run(root, "imdb", "diag-rescaled_glorot", 1, acc=0.86)
+  _write_run(root, "imdb", "diag-rescaled_glorot", 2, acc=0.99, finished=False)  # still running
+  return root
+
+
+def test_cells_give_mean_std_dashes_and_missing(results_root):
+  records, planned = table.collect_local(results_root)
+  assert planned == [] and len(records) == 4 * 3 + 2 * 3
+  tasks, labels, cells = table.aggregate(records)
+  assert tasks == ["listops", "imdb"]
+  assert labels[:9] == [row.name for row in sweep.TABLE1_ROWS] and labels[9:] == ["dense-glorot-ln"]
+
+  cell = cells[("listops", "dense-rescaled_glorot")]
+  want = np.array([50.0, 52.0, 57.0])
+  assert cell.mean == pytest.approx(want.mean()) and cell.std == pytest.approx(want.std())
+  assert cell.text() == f"{want.mean():.2f} ± {want.std():.2f}" == "53.00 ± 2.94"
+  assert cells[("listops", "diag-glorot_half")].text() == "42.00 ± 2.16"
+  assert cells[("listops", "dense-glorot")].text() == "– (3/3 div.)"
+  assert cells[("listops", "diag-glorot")].text() == "– (1/3 div.)"
+  assert cells[("listops", "lru-lru_ring")].text() == "missing"
+  assert cells[("imdb", "dense-glorot-ln")].text() == "81.00 ± 0.82"
+  partial = cells[("imdb", "diag-rescaled_glorot")]
+  assert partial.status == "partial" and partial.unfinished_seeds == (2,)
+  assert partial.text() == "86.50 ± 0.50 (2/3)"
+
+
+def test_planned_runs_mark_missing_seeds_and_rows(tmp_path):
+  root = str(tmp_path / "runs")
+  runs = sweep.expand(root, tasks=["listops"], rows=[sweep.Row("dense", "glorot_half"), sweep.Row("lru", "lru_ring")],
+                      seeds=[0, 1], preset="cpu", axes=[("optim.lr_factor", ["0.1"])])
+  sweep.write_manifest(os.path.join(root, "sweep_local.json"), runs, program=["python", "train.py"], repo_dir=root,
+                       prov=sweep.provenance("test"))
+  _write_run(root, "listops", "dense-glorot_half-lr_factor0.1", 0, acc=0.6)
+  os.makedirs(os.path.join(root, "listops", "lru-lru_ring-lr_factor0.1", "seed0"))
+  with open(os.path.join(root, "listops", "lru-lru_ring-lr_factor0.1", "seed0", "metrics.jsonl"), "w") as f:
+    f.write('{"step": 1}\n')  # started, interrupted: no results.json
+  records, planned = table.collect_local(root)
+  tasks, labels, cells = table.aggregate(records, expected_runs=planned)
+  assert tasks == ["listops"] and labels == ["dense-glorot_half-lr_factor0.1", "lru-lru_ring-lr_factor0.1"]
+  assert cells[("listops", labels[0])].text() == "60.00 ± 0.00 (1/2)"
+  lru = cells[("listops", labels[1])]
+  assert lru.text() == "missing" and lru.unfinished_seeds == (0,) and lru.expected_seeds == (0, 1)
+  assert table.row_title(labels[1]) == "LRU, LRU ring, lr_factor0.1"
+
+
+def test_renderers_and_published_numbers(results_root):
+  tasks, labels, cells = table.aggregate(table.collect_local(results_root)[0], seeds=[0, 1, 2])
+  prov = dict(command="table1.py --root x", commit="abc123", created="now")
+  md = table.to_markdown(tasks, labels, cells, prov=prov)
+  assert md.splitlines()[0] == "| Model | ListOps | paper | IMDB | paper |"
+  assert "| Dense, rescaled Glorot | 53.00 ± 2.94 |  | missing | 87.55 (R) |" in md
+  assert "| Dense, Glorot, LN | missing |  | 81.00 ± 0.82 | 86.82 (R) |" in md
+  assert "| LRU, LRU ring | missing | 60.2 (O) | missing | 87.32 (R); 89.4 (O) |" in md
+  assert "abc123" in md and "table1.py --root x" in md
+
+  tex = table.to_latex(tasks, labels, cells, prov=prov)
+  assert r"Dense, rescaled Glorot & 53.00 $\pm$ 2.94 &  & missing & 87.55 (R) \\" in tex
+  assert r"Dense, Glorot & -- (3/3 div.) &  & missing & -- (R) \\" in tex
+  assert tex.startswith("% generated by: table1.py --root x") and r"\end{tabular}" in tex
+
+  text = table.to_csv(tasks, labels, cells, prov=prov)
+  rows = list(csv.DictReader(io.StringIO("".join(l for l in text.splitlines(True) if not l.startswith("#")))))
+  assert len(rows) == len(tasks) * len(labels)
+  by_key = {(r["task"], r["label"]): r for r in rows}
+  assert by_key[("listops", "dense-rescaled_glorot")]["accuracies"] == "50.0000 52.0000 57.0000"
+  assert by_key[("listops", "diag-glorot")]["n_diverged"] == "1" and by_key[("listops", "diag-glorot")][
+      "diverged_seeds"] == "2"
+  assert by_key[("imdb", "lru-lru_ring")]["published"] == "87.32 89.4"
+  for (task, label), values in table.PUBLISHED.items():
+    assert {src for _, src in values} <= set(table.PUBLISHED_SOURCES)
+    assert task in sweep.TASKS and label.split("-")[0] in sweep.RECURRENCES
+
+
+def test_table1_script_writes_outputs_and_guards_wandb(results_root, tmp_path):
+  env = dict(os.environ, WANDB_MODE="disabled")
+  out = str(tmp_path / "t" / "table1")
+  proc = subprocess.run([sys.executable, TABLE1_PY, "--root", results_root, "--out", out, "--wandb-project", "p"],
+                        capture_output=True, text=True, env=env, timeout=120)
+  assert proc.returncode == 0, proc.stderr
+  assert "wandb skipped: WANDB_MODE=disabled" in proc.stderr and "using local results only" in proc.stderr
+  assert "| Dense, Glorot | – (3/3 div.) |" in proc.stdout
+  for ext in (".md", ".tex", ".csv"):
+    assert os.path.getsize(out + ext) > 0
+  only_wandb = subprocess.run([sys.executable, TABLE1_PY, "--wandb-project", "p"], capture_output=True, text=True,
+                              env=env, timeout=120)
+  assert only_wandb.returncode == 1 and "not querying wandb project 'p'" in only_wandb.stderr
+
+
+def test_wandb_without_api_key_fails_before_any_network_call(monkeypatch, tmp_path):
+  monkeypatch.setenv("WANDB_MODE", "online")
+  monkeypatch.delenv("WANDB_API_KEY", raising=False)
+  monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+  monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+  with pytest.raises(table.WandbUnavailable, match="no wandb API key"):
+    table.collect_wandb("glorot-lra")
