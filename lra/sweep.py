@@ -61,7 +61,7 @@ class Run:
     seed: `config.seed`.
     preset: the config preset after ':' ("" for the config's default).
     axes: extra grid axes as ((config key, value), ...), part of the workdir name.
-    overrides: fixed overrides for every run, ((config key, value), ...), not part of the name.
+    overrides: fixed overrides, ((config key, value), ...), not part of the name.
     workdir: the run's working directory.
   """
   task: str
@@ -143,13 +143,21 @@ def parse_axis(text: str) -> tuple[str, list[str]]:
   return key, _split_list(values)
 
 
-def parse_override(text: str) -> tuple[str, str]:
-  """`train.max_steps=100` -> ("train.max_steps", "100"); a leading `--config.` is optional."""
+def parse_override(text: str) -> tuple[str | None, str, str]:
+  """`[TASK:]KEY=VALUE` -> (task or None for every task, key, value); a leading `--config.` is optional.
+
+  `train.max_steps=100` -> (None, "train.max_steps", "100"); `imdb:model.d_hidden=256` -> ("imdb", ...).
+  """
   key, sep, value = text.partition("=")
+  task, colon, rest = key.partition(":")
+  task, key = (task.strip(), rest) if colon else (None, key)
   key = key.strip().removeprefix("--").removeprefix("config.")
   if not sep or not key:
-    raise ValueError(f"bad override {text!r}; expected KEY=VALUE e.g. train.max_steps=100")
-  return key, value.strip()
+    raise ValueError(f"bad override {text!r}; expected [TASK:]KEY=VALUE e.g. train.max_steps=100 or "
+                     f"imdb:model.d_hidden=256")
+  if task is not None:
+    _check_choice("task", task, TASKS)
+  return task, key, value.strip()
 
 
 def table1_rows(recurrences: Sequence[str] | None = None, inits: Sequence[str] | None = None,
@@ -183,7 +191,7 @@ def table1_rows(recurrences: Sequence[str] | None = None, inits: Sequence[str] |
 
 def expand(root: str, *, tasks: Sequence[str] = TASKS, rows: Sequence[Row] = TABLE1_ROWS,
            seeds: Sequence[int] = (0, 1, 2), preset: str = "", axes: Sequence[tuple[str, Sequence[str]]] = (),
-           overrides: Sequence[tuple[str, str]] = ()) -> list[Run]:
+           overrides: Sequence[tuple[str, str] | tuple[str | None, str, str]] = ()) -> list[Run]:
   """Expands a grid into runs, ordered task, row, extra axes, seed.
 
   Args:
@@ -193,14 +201,16 @@ def expand(root: str, *, tasks: Sequence[str] = TASKS, rows: Sequence[Row] = TAB
     seeds: values of `config.seed`.
     preset: config preset ("paper", "cpu", ...; "" for the config's default).
     axes: extra grid axes [(config key, values)], crossed with everything else and named in the workdir.
-    overrides: fixed [(config key, value)] for every run.
+    overrides: fixed [(config key, value)] for every run, or [(task, config key, value)] for one task's runs
+      (task None: every run), as `parse_override` returns them.
 
   Returns:
     The runs; duplicates (same workdir) raise ValueError.
   """
   for task in tasks:
     _check_choice("task", task, TASKS)
-  for key, _ in list(axes) + list(overrides):
+  overrides = [(None, *o) if len(o) == 2 else tuple(o) for o in overrides]
+  for key in [key for key, _ in axes] + [key for _, key, _ in overrides]:
     if key in BUILTIN_KEYS:
       raise ValueError(f"{key!r} is a built-in grid axis; set it with the grid options, not as an extra axis or "
                        f"override (built-in: {', '.join(BUILTIN_KEYS)})")
@@ -211,7 +221,7 @@ def expand(root: str, *, tasks: Sequence[str] = TASKS, rows: Sequence[Row] = TAB
   runs = []
   for task, row, combo, seed in itertools.product(tasks, rows, combos, seeds):
     run = Run(task=task, row=row, seed=int(seed), preset=preset, axes=tuple((k, str(v)) for k, v in combo),
-              overrides=tuple((k, str(v)) for k, v in overrides), workdir="")
+              overrides=tuple((k, str(v)) for t, k, v in overrides if t in (None, task)), workdir="")
     runs.append(dataclasses.replace(run, workdir=os.path.join(root, task, run.label, f"seed{run.seed}")))
   workdirs = [r.workdir for r in runs]
   if len(set(workdirs)) != len(workdirs):
@@ -352,15 +362,16 @@ def wandb_sweep_configs(runs: Sequence[Run], *, manifest_path: str, project: str
   Raises:
     ValueError: the runs are not a union of such products (they always are when made by `expand`).
   """
-  inits_of: dict[tuple[bool, str], set[str]] = {}
+  inits_of: dict[tuple, set[str]] = {}  # runs with different fixed overrides (per task) go to different blocks
   for run in runs:
-    inits_of.setdefault((run.row.layer_norm, run.row.recurrence), set()).add(run.row.init)
-  recs_of: dict[tuple[bool, frozenset], list[str]] = {}
-  for (layer_norm, rec), inits in inits_of.items():
-    recs_of.setdefault((layer_norm, frozenset(inits)), []).append(rec)
+    inits_of.setdefault((run.row.layer_norm, run.overrides, run.row.recurrence), set()).add(run.row.init)
+  recs_of: dict[tuple, list[str]] = {}
+  for (layer_norm, overrides, rec), inits in inits_of.items():
+    recs_of.setdefault((layer_norm, overrides, frozenset(inits)), []).append(rec)
   configs = []
-  for i, ((layer_norm, inits), recs) in enumerate(recs_of.items()):
-    block = [r for r in runs if r.row.layer_norm == layer_norm and r.row.recurrence in recs]
+  for i, ((layer_norm, overrides, inits), recs) in enumerate(recs_of.items()):
+    block = [r for r in runs if r.row.layer_norm == layer_norm and r.overrides == overrides
+             and r.row.recurrence in recs]
     params: dict[str, dict] = {}
     for key in wandb_params(block[0]):
       values = list(dict.fromkeys(wandb_params(r)[key] for r in block))

@@ -39,8 +39,9 @@ def _grid_parser() -> argparse.ArgumentParser:
                  help="a grid axis (repeatable). model.recurrence / model.init narrow the Table 1 rows (both: "
                       "their full product); task, seed, model.recurrent_layer_norm replace the built-in axes; any "
                       "other config key adds an axis, named in the workdir")
-  g.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                 help="a fixed --config.KEY=VALUE for every run (repeatable), e.g. train.max_steps=100")
+  g.add_argument("--override", action="append", default=[], metavar="[TASK:]KEY=VALUE",
+                 help="a fixed --config.KEY=VALUE for every run, or with TASK: for that task's runs (repeatable), "
+                      "e.g. train.max_steps=100, imdb:model.d_hidden=256")
   g.add_argument("--program", default=shlex.join(sweep.DEFAULT_PROGRAM),
                  help="the command prefix before train.py's arguments (default: %(default)r)")
   g.add_argument("--repo", default=sweep.REPO_DIR, help="the directory runs start in (default: this checkout)")

@@ -90,6 +90,19 @@ def test_layer_norm_rows_axes_and_overrides():
   assert sweep.Run.from_dict(run.to_dict()) == run
 
 
+def test_task_scoped_overrides():
+  assert sweep.parse_override("--config.train.max_steps=5") == (None, "train.max_steps", "5")
+  assert sweep.parse_override("imdb:model.d_hidden=256") == ("imdb", "model.d_hidden", "256")
+  overrides = [sweep.parse_override(t) for t in ("train.max_steps=5", "imdb:model.d_hidden=256",
+                                                 "listops:model.d_hidden=192")]
+  runs = sweep.expand("/r", tasks=["listops", "imdb"], seeds=[0], overrides=overrides)
+  assert {r.task: r.overrides for r in runs} == {"listops": (("train.max_steps", "5"), ("model.d_hidden", "192")),
+                                                 "imdb": (("train.max_steps", "5"), ("model.d_hidden", "256"))}
+  configs = sweep.wandb_sweep_configs(runs, manifest_path="m.json", prov=sweep.provenance("test"))
+  assert len(configs) == 4  # per task: {dense, diag} x 4 inits, and lru
+  assert sum(len(sweep.grid_points(c)) for c in configs) == len(runs)
+
+
 def test_row_selection_filters_or_crosses():
   only_inits = sweep.table1_rows(inits=["glorot", "rescaled_glorot"])
   assert [r.name for r in only_inits] == ["dense-glorot", "dense-rescaled_glorot", "diag-glorot",
@@ -104,7 +117,8 @@ def test_row_selection_filters_or_crosses():
     (lambda: sweep.table1_rows(layer_norm="yes"), r"unknown layer_norm mode 'yes'; valid: off, add, only"),
     (lambda: sweep.expand("/r", axes=[("model.init", ["glorot"])]), r"built-in grid axis"),
     (lambda: sweep.parse_axis("model.init"), r"expected KEY=V1,V2"),
-    (lambda: sweep.parse_override("train.max_steps"), r"expected KEY=VALUE"),
+    (lambda: sweep.parse_override("train.max_steps"), r"expected \[TASK:\]KEY=VALUE"),
+    (lambda: sweep.parse_override("mnist:train.max_steps=1"), r"unknown task 'mnist'"),
     (lambda: sweep.expand("/r", seeds=[0, 0]), r"share a workdir"),
 ])
 def test_bad_grids_raise_clear_errors(call, match):
