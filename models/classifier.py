@@ -1,0 +1,195 @@
+"""The LRA backbone: encoder, residual recurrent layers, mean pooling over real tokens, and `build(config)`.
+
+Notation: B batch, L length, d `d_model`, n `d_hidden`. Padding is given by lengths: positions t >= length are
+padding, excluded from every recurrence (`models.norms`), from BatchNorm statistics and from the pooling, so
+the logits do not depend on what the padded positions hold.
+"""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from models import diagonal_rnn
+from models import linear_rnn
+from models import lru
+from models import norms
+
+BLOCKS = {"dense": linear_rnn.LinearRNN, "diag": diagonal_rnn.DiagonalRNN, "lru": lru.LRU}
+RECURRENCES = tuple(BLOCKS)
+NORMS = ("batch", "layer")
+# The trained recurrence: Adam at lr * lr_factor, no weight decay (paper.md section 4). C, D, the recurrent
+# LayerNorm and everything else are "other" parameters.
+RECURRENT_PARAM_NAMES = frozenset(
+    {"A", "B", "B_re", "B_im", "lambda_re", "lambda_im", "nu_log", "theta_log", "gamma_log"})
+
+
+def is_recurrent_param(path: tuple) -> bool:
+  """True for a parameter of the recurrence (A, B, lambda, nu, theta, gamma), by its path's last name.
+
+  Args:
+    path: a parameter's path in the model state, e.g. ("layers", 0, "block", "A") (entries may be str or int).
+  """
+  return bool(path) and str(path[-1]) in RECURRENT_PARAM_NAMES
+
+
+def dropout(x, rate: float, key, *, deterministic: bool):
+  """Dropout with one mask per (example, feature) shared over time (minimal-LRU's broadcast_dims=[0]).
+
+  x: (B, L, d). Kept entries are scaled by 1/(1 - rate). Identity if deterministic or rate == 0.
+  """
+  if deterministic or rate == 0.0:
+    return x
+  if key is None:
+    raise ValueError(f"dropout rate {rate} in training needs a dropout_key (a jax random key), got None")
+  keep = jax.random.bernoulli(key, 1.0 - rate, (x.shape[0], 1, x.shape[2]))
+  return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def masked_mean(x, mask):
+  """Mean over time of x (B, L, d) at real tokens only -> (B, d); 0 for an empty sequence."""
+  total = jnp.sum(jnp.where(mask[..., None], x, 0.0), axis=1)
+  count = jnp.maximum(jnp.sum(mask, axis=1, dtype=x.dtype), 1.0)
+  return total / count[:, None]
+
+
+class ResidualLayer(nnx.Module):
+  """x + dropout(GLU(dropout(GELU(block(norm(x)))))), GLU(z) = Dense(z) * sigmoid(Dense'(z)) (one matmul).
+
+  Attributes:
+    norm: BatchNorm (statistics over real tokens only) or LayerNorm, before the block (pre-norm).
+    block: a recurrent block (LinearRNN, DiagonalRNN or LRU).
+    glu: Linear(d, 2d); its halves are the GLU's value and gate.
+  """
+
+  def __init__(self, block, d_model: int, *, norm: str, dropout_rate: float, double_gelu: bool, remat: bool,
+               rngs: nnx.Rngs):
+    if norm not in NORMS:
+      raise ValueError(f"unknown norm {norm!r}; valid: {list(NORMS)}")
+    if not 0.0 <= dropout_rate < 1.0:
+      raise ValueError(f"dropout={dropout_rate} must lie in [0, 1)")
+    self.norm = (nnx.BatchNorm(d_model, rngs=rngs) if norm == "batch" else nnx.LayerNorm(d_model, rngs=rngs))
+    self.block = block
+    self.glu = nnx.Linear(d_model, 2 * d_model, rngs=rngs)
+    self.norm_kind = norm
+    self.dropout_rate = dropout_rate
+    self.double_gelu = double_gelu
+    self.remat = remat
+
+  def __call__(self, x, mask, *, train: bool, dropout_key=None):
+    """x (B, L, d), mask (B, L) -> (x', stats of the block); 0 at padded steps."""
+    if self.norm_kind == "batch":
+      z = self.norm(x, use_running_average=not train, mask=mask[..., None])
+    else:
+      z = self.norm(x)
+    keys = (None, None) if dropout_key is None else tuple(jax.random.split(dropout_key))
+
+    def body(z):
+      y, stats = self.block(z, mask)
+      y = jax.nn.gelu(y)
+      if self.double_gelu:
+        y = jax.nn.gelu(y)
+      y = dropout(y, self.dropout_rate, keys[0], deterministic=not train)
+      value, gate = jnp.split(self.glu(y), 2, axis=-1)
+      y = dropout(value * jax.nn.sigmoid(gate), self.dropout_rate, keys[1], deterministic=not train)
+      return jnp.where(mask[..., None], y, 0.0), stats
+
+    if self.remat:  # the backward pass recomputes the layer instead of storing its activations
+      body = jax.checkpoint(body)
+    y, stats = body(z)
+    return x + y, stats
+
+
+class SequenceClassifier(nnx.Module):
+  """Tokens (B, L) int or values (B, L, input_dim) -> logits (B, num_classes), with per-layer state stats.
+
+  encoder (Embed, or Linear for values) -> n_layers x ResidualLayer -> mean over real tokens -> decoder.
+  The token embedding is the authors' one-hot -> Dense without the matmul: rows ~ N(0, 1/vocab_size), as
+  lecun_normal gives that Dense (its bias folds into the rows).
+  """
+
+  def __init__(self, make_block, *, vocab_size: int | None, input_dim: int, num_classes: int, d_model: int,
+               n_layers: int, norm: str = "batch", dropout_rate: float = 0.0, double_gelu: bool = False,
+               remat: bool = True, rngs: nnx.Rngs):
+    """make_block(rngs) -> a recurrent block of width d_model; called once per layer."""
+    if vocab_size is not None:
+      self.encoder = nnx.Embed(vocab_size, d_model, embedding_init=nnx.initializers.lecun_normal(), rngs=rngs)
+    else:
+      self.encoder = nnx.Linear(input_dim, d_model, rngs=rngs)
+    self.layers = nnx.List([
+        ResidualLayer(make_block(rngs), d_model, norm=norm, dropout_rate=dropout_rate, double_gelu=double_gelu,
+                      remat=remat, rngs=rngs)
+        for _ in range(n_layers)])
+    self.decoder = nnx.Linear(d_model, num_classes, rngs=rngs)
+    self.vocab_size = vocab_size
+    self.input_dim = input_dim
+
+  def __call__(self, inputs, lengths, *, train: bool, dropout_key=None):
+    """Returns (logits (B, num_classes) float32, {"layer_{i}/max_abs_h", "layer_{i}/final_state_norm"}).
+
+    Args:
+      inputs: (B, L) int32 tokens (vocab_size given) or (B, L, input_dim) float values.
+      lengths: (B,) int32 real lengths; positions >= length are padding.
+      train: BatchNorm uses batch statistics and updates its running ones; dropout is on.
+      dropout_key: a jax random key (needed when train and dropout > 0), split once per layer.
+    """
+    if self.vocab_size is not None:
+      if inputs.ndim != 2:
+        raise ValueError(f"token inputs must be (batch, length) ints, got shape {inputs.shape}")
+      x = self.encoder(inputs)
+    else:
+      if inputs.ndim != 3 or inputs.shape[-1] != self.input_dim:
+        raise ValueError(f"value inputs must be (batch, length, {self.input_dim}), got shape {inputs.shape}")
+      x = self.encoder(inputs.astype(jnp.float32))
+    mask = norms.prefix_mask(lengths, inputs.shape[1])
+    x = jnp.where(mask[..., None], x, 0.0)
+    layer_keys = [None] * len(self.layers)
+    if dropout_key is not None:
+      layer_keys = list(jax.random.split(dropout_key, len(self.layers)))
+    stats = {}
+    for i, (layer, key) in enumerate(zip(self.layers, layer_keys)):
+      x, layer_stats = layer(x, mask, train=train, dropout_key=key)
+      stats.update({f"layer_{i}/{name}": value for name, value in layer_stats.items()})
+    return self.decoder(masked_mean(x, mask)).astype(jnp.float32), stats
+
+  def spectral_radii(self) -> list[float]:
+    """Each layer's recurrence spectral radius, from the live parameters (host)."""
+    return [layer.block.spectral_radius() for layer in self.layers]
+
+
+def _init_params(model_cfg) -> dict:
+  """config.model.init_params without unset (None) fields; lru_ring also takes r_min, r_max, max_phase."""
+  params = model_cfg.get("init_params") or {}
+  params = params.to_dict() if hasattr(params, "to_dict") else dict(params)
+  params = {key: value for key, value in params.items() if value is not None}
+  if model_cfg.init == "lru_ring":
+    for key in ("r_min", "r_max", "max_phase"):
+      if model_cfg.get(key) is not None:
+        params.setdefault(key, model_cfg.get(key))
+  return params
+
+
+def build(model_cfg, *, vocab_size: int | None, input_dim: int, num_classes: int, rngs: nnx.Rngs):
+  """The classifier described by `config.model` (see configs/common.py for its fields).
+
+  Raises:
+    ValueError: unknown recurrence or norm (listing the valid ones); an LRU init with |lambda| >= 1.
+  """
+  if model_cfg.recurrence not in BLOCKS:
+    raise ValueError(f"unknown recurrence {model_cfg.recurrence!r}; valid: {list(RECURRENCES)}")
+  if model_cfg.norm not in NORMS:
+    raise ValueError(f"unknown norm {model_cfg.norm!r}; valid: {list(NORMS)}")
+  block_class = BLOCKS[model_cfg.recurrence]
+  init_params = _init_params(model_cfg)
+
+  def make_block(block_rngs):
+    return block_class(
+        model_cfg.d_model, model_cfg.d_hidden, init=model_cfg.init, init_params=init_params,
+        scan=model_cfg.get("scan", "auto"), recurrent_layer_norm=model_cfg.get("recurrent_layer_norm", False),
+        bidirectional=model_cfg.get("bidirectional", False), rngs=block_rngs)
+
+  return SequenceClassifier(
+      make_block, vocab_size=vocab_size, input_dim=input_dim, num_classes=num_classes,
+      d_model=model_cfg.d_model, n_layers=model_cfg.n_layers, norm=model_cfg.norm,
+      dropout_rate=float(model_cfg.get("dropout", 0.0)), double_gelu=model_cfg.get("double_gelu", False),
+      remat=model_cfg.get("remat", True), rngs=rngs)
+

@@ -1,0 +1,100 @@
+"""The diagonal linear RNN block: h_t = lambda * h_{t-1} + B u_t, y_t = Re(C h_t) + D * u_t (complex lambda, B)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+import inits
+from models import linear_rnn
+from models import norms
+from models import scan as scan_lib
+
+
+def complex_normal_pair(key, shape, mean_squared_modulus):
+  """(real, imag) float32 parts of a complex Gaussian with E|z|^2 = mean_squared_modulus (each part half)."""
+  real_key, imag_key = jax.random.split(key)
+  part_variance = mean_squared_modulus / 2.0
+  return (linear_rnn.normal(real_key, shape, part_variance), linear_rnn.normal(imag_key, shape, part_variance))
+
+
+def complex_input_projection(u, B_re, B_im):
+  """B u for complex B = B_re + i B_im (n, d) and real u (B, L, d), as ONE real matmul -> complex64 (B, L, n)."""
+  n = B_re.shape[0]
+  stacked = jnp.einsum("bld,kd->blk", u, jnp.concatenate([B_re, B_im], axis=0))
+  return jax.lax.complex(stacked[..., :n], stacked[..., n:])
+
+
+def initial_eigenvalues(init, init_params, key, n):
+  """The eigenvalues (n,) complex64 of `init` (an inits name) drawn with `key`: a diagonal model's lambda."""
+  return inits.get(init, **(init_params or {}))(key, (n,), jnp.complex64)
+
+
+class DiagonalRNN(nnx.Module):
+  """Diagonal complex linear recurrence with a directly trained lambda (the paper's "diagonal" rows).
+
+  h_t = lambda * h_{t-1} + B u_t,  y_t = Re(C h_t) + D * u_t = C Re(h_t) + D * u_t  (h_0 = 0).
+
+  lambda (n,) complex is stored as two float32 parameters and trained directly (no re-parametrisation), so
+  nothing keeps |lambda| < 1. Options as in `LinearRNN`: `recurrent_layer_norm` (h_t = LN(lambda * h_{t-1} +
+  B u_t), complex LayerNorm of `norms.recurrent_layer_norm`) and `bidirectional` (same lambda and B in
+  reverse; C of shape (d_model, 2n) reads [h^fwd; h^rev]).
+
+  Attributes:
+    lambda_re, lambda_im: (n,) the eigenvalues of `inits.get(init, **init_params)` drawn with shape (n,)
+      complex64 from the first key of `rngs.params` (dense names: the eigenvalues of one real (n, n) draw).
+    B_re, B_im: (n, d_model), E|B_ij|^2 = 1/d_model. C: (d_model, n or 2n) real ~ N(0, 1/fan_in).
+    D: (d_model,) ~ N(0, 1). norm_scale, norm_bias_re, norm_bias_im: (n,) only with recurrent_layer_norm.
+  """
+
+  def __init__(self, d_model: int, d_hidden: int, *, init: str = "rescaled_glorot", init_params=None,
+               scan: str = "auto", recurrent_layer_norm: bool = False, bidirectional: bool = False,
+               rngs: nnx.Rngs):
+    if scan != "auto":
+      scan_lib.resolve_impl("diag", scan)
+    lambda_key, b_key, c_key, d_key = (rngs.params() for _ in range(4))
+    n = d_hidden
+    eigenvalues = initial_eigenvalues(init, init_params, lambda_key, n)
+    self.lambda_re = nnx.Param(jnp.real(eigenvalues).astype(jnp.float32))
+    self.lambda_im = nnx.Param(jnp.imag(eigenvalues).astype(jnp.float32))
+    B_re, B_im = complex_normal_pair(b_key, (n, d_model), 1.0 / d_model)
+    self.B_re, self.B_im = nnx.Param(B_re), nnx.Param(B_im)
+    c_width = 2 * n if bidirectional else n
+    self.C = nnx.Param(linear_rnn.normal(c_key, (d_model, c_width), 1.0 / c_width))
+    self.D = nnx.Param(jax.random.normal(d_key, (d_model,), jnp.float32))
+    if recurrent_layer_norm:
+      self.norm_scale = nnx.Param(jnp.ones((n,), jnp.float32))
+      self.norm_bias_re = nnx.Param(jnp.zeros((n,), jnp.float32))
+      self.norm_bias_im = nnx.Param(jnp.zeros((n,), jnp.float32))
+    self.scan = scan
+    self.recurrent_layer_norm = recurrent_layer_norm
+    self.bidirectional = bidirectional
+
+  def eigenvalues(self):
+    """The live lambda (n,) complex64."""
+    return jax.lax.complex(self.lambda_re[...], self.lambda_im[...])
+
+  def __call__(self, x, mask):
+    """x (B, L, d_model) float, mask (B, L) bool prefix mask -> (y (B, L, d_model) float32, stats)."""
+    lam, C, D = self.eigenvalues(), self.C[...], self.D[...]
+    B_re, B_im = self.B_re[...], self.B_im[...]
+    x = x.astype(jnp.float32)
+
+    def recur(b, mask, reverse):
+      if self.recurrent_layer_norm:
+        bias = jax.lax.complex(self.norm_bias_re[...], self.norm_bias_im[...])
+        return norms.layer_norm_scan(lambda h: lam * h, b, mask, self.norm_scale[...], bias, reverse=reverse)
+      return scan_lib.diag_scan(lam, b, reverse=reverse, impl=self.scan)
+
+    def project_out(h, u):
+      return jnp.einsum("bln,dn->bld", jnp.real(h), C) + D * u
+
+    return norms.apply_recurrence(
+        x, mask, project_in=lambda u: complex_input_projection(u, B_re, B_im), recur=recur,
+        project_out=project_out, bidirectional=self.bidirectional)
+
+  def spectral_radius(self) -> float:
+    """max |lambda| of the live parameters, on the host."""
+    lam = np.asarray(self.lambda_re[...], np.float64) + 1j * np.asarray(self.lambda_im[...], np.float64)
+    return float(np.abs(lam).max())
+
