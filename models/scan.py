@@ -1,54 +1,435 @@
-"""Linear recurrences over time as pure array functions (no Flax).
+"""Linear recurrences over time as pure array functions (no Flax): diagonal and dense scans, exact gradients.
 
-Notation: B batch, L length (time), n hidden width.
-  diag_scan:  h_t = a_t * h_{t-1} + b_t   (elementwise, complex or real), a: (n,) or (B, L, n), b: (B, L, n)
-  dense_scan: h_t = A @ h_{t-1} + b_t     (time-invariant), A: (n, n), b: (B, L, n)
-Both return all states h: (B, L, n), accumulated in float32 / complex64 at least.
+Notation: B batch, L length (time), n hidden width, T chunk length, C = ceil(L / T) chunks.
+  diag_scan:  h_t = a_t * h_{t-1} + b_t   (elementwise, real or complex); a: (n,) or broadcastable to b,
+              b: (B, L, n)
+  dense_scan: h_t = A @ h_{t-1} + b_t     (time-invariant); A: (n, n), b: (B, L, n)
+  reverse=True runs from t = L-1 down to 0: h_t = a_t * h_{t+1} + b_t, with h0 the state "after" the end.
+Both return all states h: (B, L, n) in the accumulation dtype: the promotion of the inputs with float32, so
+bfloat16 / float16 inputs accumulate in float32 (complex64 for complex inputs).
+
+Gradients: every implementation is wrapped in one `jax.custom_vjp`. The backward pass of a linear recurrence is
+the same recurrence run the other way with the transposed coefficient (the adjoint lambda_t = g_t + A^T
+lambda_{t+1}); dA = sum_t lambda_t h_{t-1}^T, db = lambda, dh0 = A^T lambda_first. So the backward pass stores
+only the states h (B, L, n) and the coefficient, whatever the implementation (no per-level residuals of the
+associative or doubling scans, no per-step residuals of `lax.scan`), and it runs with the same implementation as
+the forward pass. JAX's complex convention is used (plain transposes, no conjugation). Forward-mode AD
+(`jax.jvp`, `jax.jacfwd`) is not supported by a custom_vjp.
+
+Implementations (`impl`), chosen by `resolve_impl`:
+  diag:  "sequential"   lax.scan over L steps, O(B L n) work and memory.
+         "associative"  jax.lax.associative_scan, log-depth, O(B L n log L) work (the authors' choice).
+         "chunked"      lax.scan over T steps on (B*C, n) chunks + a scan over C chunk carries + an elementwise
+                        fix-up with the powers a^(t+1): O(T + C) sequential steps instead of L.
+  dense: "sequential"   lax.scan over L steps of (B, n) @ (n, n) (the authors' choice).
+         "doubling"     log-depth Hillis-Steele scan: h_t += A^(2^k) h_{t-2^k} for k = 0, 1, ..., squaring A
+                        each level: O(B L n^2 log L) work, O(B L n) memory, every op a big matmul.
+         "chunked"      two passes of T steps of (B*C, n) @ (n, n) (chunk-local final states, then the states
+                        from the right chunk carries) around a scan of C steps with A^T: O(2 B L n^2) work in
+                        T + C sequential steps of larger matmuls.
+         "matrix_associative"  associative scan over materialised (B, L, n, n) affine maps: a test oracle for
+                        small sizes only.
 """
+
+import functools
 
 import jax
 import jax.numpy as jnp
 
+DIAG_IMPLS = ("sequential", "associative", "chunked")
+DENSE_IMPLS = ("sequential", "doubling", "chunked", "matrix_associative")
+_KINDS = {"diag": DIAG_IMPLS, "dense": DENSE_IMPLS}
 
-def _acc_dtype(dtype):
-  return jnp.promote_types(dtype, jnp.float32)
+# "auto" per platform and kind. CPU: measured by scripts/bench_scan.py (docs/bench_scan.md): the sequential
+# lax.scan is fastest for both kinds at every size measured (L 1024-16384, n 64-256, batch 8); the per-step
+# overhead of XLA's CPU while loop (~5-10 us) is small next to the work of a step, and the log-depth scans do
+# log L times the work on 2 cores. GPU / TPU (not measured here; no accelerator on this machine): the diagonal
+# recurrence is memory-bound and a lax.scan step is a kernel launch, so the log-depth associative scan is the
+# usual choice there (S5, LRU, recurrentgemma's non-Pallas path); for the dense recurrence the doubling scan
+# turns L small latency-bound matmuls into log L large ones that keep the matrix units busy.
+_AUTO = {
+    ("cpu", "diag"): "sequential",
+    ("cpu", "dense"): "sequential",
+    ("gpu", "diag"): "associative",
+    ("gpu", "dense"): "doubling",
+    ("tpu", "diag"): "associative",
+    ("tpu", "dense"): "doubling",
+}
+
+_HIGHEST = jax.lax.Precision.HIGHEST  # no bf16 / tf32 matmul passes on accelerators: errors compound over L
+
+
+def resolve_impl(kind: str, impl: str = "auto", platform: str | None = None) -> str:
+  """Returns the concrete implementation name for `kind` ("diag" | "dense"); "auto" picks by platform.
+
+  Args:
+    kind: "diag" or "dense".
+    impl: "auto" or one of DIAG_IMPLS / DENSE_IMPLS.
+    platform: "cpu" | "gpu" | "tpu" (also "cuda" / "rocm"); None means `jax.default_backend()`.
+  """
+  if kind not in _KINDS:
+    raise ValueError(f"resolve_impl: unknown kind {kind!r}; valid: {sorted(_KINDS)}")
+  valid = _KINDS[kind]
+  if impl != "auto":
+    if impl not in valid:
+      raise ValueError(f"{kind} scan: unknown impl {impl!r}; valid: {['auto', *valid]}")
+    return impl
+  platform = jax.default_backend() if platform is None else platform
+  platform = {"cuda": "gpu", "rocm": "gpu"}.get(platform, platform)
+  if (platform, kind) not in _AUTO:
+    raise ValueError(f"resolve_impl: unknown platform {platform!r}; valid: ['cpu', 'gpu', 'tpu']")
+  return _AUTO[(platform, kind)]
+
+
+def _acc_dtype(*dtypes):
+  return jnp.promote_types(jnp.result_type(*dtypes), jnp.float32)
+
+
+def _check_b(fn_name, b):
+  if b.ndim != 3:
+    raise ValueError(f"{fn_name}: b must be (batch, length, n), got shape {b.shape}")
+
+
+def _check_h0(fn_name, h0, b):
+  if h0 is not None and h0.shape != (b.shape[0], b.shape[2]):
+    raise ValueError(f"{fn_name}: h0 must be (batch, n) = {(b.shape[0], b.shape[2])}, got shape {h0.shape}")
+
+
+def _chunk_length(length: int) -> int:
+  """T ~ sqrt(L), a power of two in [8, 128]: balances the T-step and C-step scans."""
+  chunk = 8
+  while chunk * chunk < length and chunk < 128:
+    chunk *= 2
+  return chunk
+
+
+def _to_time_major(x):
+  return jnp.swapaxes(x, 0, 1)
+
+
+def _first_index(reverse):
+  return -1 if reverse else 0
+
+
+def _prev_states(h, h0, reverse):
+  """h_{t-1} for every t (h_{t+1} when reverse), with h0 at the first step: (B, L, n)."""
+  if reverse:
+    return jnp.concatenate([h[:, 1:], h0[:, None]], axis=1)
+  return jnp.concatenate([h0[:, None], h[:, :-1]], axis=1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Diagonal kernels. Coefficient `a` is either (Ba, n) (time-invariant, Ba in {1, B}) or (B, L, n) (time-varying).
+# All take b (B, L, n) and h0 (B, n) in the accumulation dtype and return h (B, L, n).
+
+
+def _diag_sequential(a, b, h0, reverse):
+  if a.ndim == 2:
+    def step(h, b_t):
+      h = a * h + b_t
+      return h, h
+    _, h = jax.lax.scan(step, h0, _to_time_major(b), reverse=reverse)
+  else:
+    def step(h, ab_t):
+      a_t, b_t = ab_t
+      h = a_t * h + b_t
+      return h, h
+    _, h = jax.lax.scan(step, h0, (_to_time_major(a), _to_time_major(b)), reverse=reverse)
+  return _to_time_major(h)
+
+
+def _diag_associative(a, b, h0, reverse):
+  a = jnp.broadcast_to(a[:, None] if a.ndim == 2 else a, b.shape)
+  first = _first_index(reverse)
+  b = b.at[:, first].add(a[:, first] * h0)
+
+  def combine(earlier, later):
+    a_x, b_x = earlier
+    a_y, b_y = later
+    return a_y * a_x, a_y * b_x + b_y
+
+  _, h = jax.lax.associative_scan(combine, (a, b), axis=1, reverse=reverse)
+  return h
+
+
+def _pad_time(x, length, chunk, reverse):
+  """Pads axis 1 to a multiple of `chunk`: at the end (forward) or the start (reverse), where it is computed last."""
+  pad = -length % chunk
+  if pad == 0:
+    return x
+  widths = [(0, 0)] * x.ndim
+  widths[1] = (pad, 0) if reverse else (0, pad)
+  return jnp.pad(x, widths)
+
+
+def _chunks_time_major(x, chunk):
+  """(B, C*T, n) -> (T, B, C, n)."""
+  batch, length, width = x.shape
+  return x.reshape(batch, length // chunk, chunk, width).transpose(2, 0, 1, 3)
+
+
+def _chunks_to_batch_major(x):
+  """(T, B, C, n) -> (B, C*T, n)."""
+  chunk, batch, n_chunks, width = x.shape
+  return x.transpose(1, 2, 0, 3).reshape(batch, n_chunks * chunk, width)
+
+
+def _carries(a_chunk, local_last, h0, reverse):
+  """State entering each chunk: c_k = a_chunk_{k-1} * c_{k-1} + local_last_{k-1}, c_0 = h0.
+
+  a_chunk: (Ba, n) or (B, C, n), the product of the coefficients over a chunk; local_last: (B, C, n), each
+  chunk's final state from a zero start. Returns (B, C, n).
+  """
+  if a_chunk.ndim == 2:
+    def step(c, last):
+      return a_chunk * c + last, c
+    _, carry_in = jax.lax.scan(step, h0, _to_time_major(local_last), reverse=reverse)
+  else:
+    def step(c, al):
+      a_k, last = al
+      return a_k * c + last, c
+    _, carry_in = jax.lax.scan(step, h0, (_to_time_major(a_chunk), _to_time_major(local_last)), reverse=reverse)
+  return _to_time_major(carry_in)
+
+
+def _diag_chunked(a, b, h0, reverse):
+  batch, length, width = b.shape
+  chunk = _chunk_length(length)
+  b_tm = _chunks_time_major(_pad_time(b, length, chunk, reverse), chunk)  # (T, B, C, n)
+  n_chunks = b_tm.shape[2]
+  zeros = jnp.zeros((batch, n_chunks, width), b.dtype)
+  last = 0 if reverse else -1
+  if a.ndim == 2:
+    a_c = a[:, None]  # (Ba, 1, n) broadcasts over chunks
+
+    def step(h, b_t):
+      h = a_c * h + b_t
+      return h, h
+    _, local = jax.lax.scan(step, zeros, b_tm, reverse=reverse)
+    powers = jnp.cumprod(jnp.broadcast_to(a, (chunk, *a.shape)), axis=0)  # a^(t+1): (T, Ba, n)
+    carry_in = _carries(powers[-1], local[last], h0, reverse)
+    if reverse:  # the carry enters at the chunk's end: position t gets a^(T-t)
+      powers = powers[::-1]
+    h = local + powers[:, :, None] * carry_in[None]
+  else:
+    a_tm = _chunks_time_major(_pad_time(a, length, chunk, reverse), chunk)
+
+    def step(hp, ab_t):
+      h, p = hp
+      a_t, b_t = ab_t
+      h, p = a_t * h + b_t, a_t * p
+      return (h, p), (h, p)
+    ones = jnp.ones_like(zeros)
+    _, (local, powers) = jax.lax.scan(step, (zeros, ones), (a_tm, b_tm), reverse=reverse)
+    carry_in = _carries(powers[last], local[last], h0, reverse)
+    h = local + powers * carry_in[None]
+  h = _chunks_to_batch_major(h)
+  return h[:, h.shape[1] - length:] if reverse else h[:, :length]
+
+
+_DIAG_KERNELS = {"sequential": _diag_sequential, "associative": _diag_associative, "chunked": _diag_chunked}
+
+
+def _sum_to_shape(x, shape):
+  """Sums a (B, L, n) array down to `shape` (a broadcast source shape)."""
+  lead = x.ndim - len(shape)
+  x = x.sum(axis=tuple(range(lead))) if lead else x
+  axes = tuple(i for i, s in enumerate(shape) if s == 1 and x.shape[i] != 1)
+  return x.sum(axis=axes, keepdims=True) if axes else x
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _diag_recurrence(a, b, h0, impl, reverse):
+  return _DIAG_KERNELS[impl](a, b, h0, reverse)
+
+
+def _diag_recurrence_fwd(a, b, h0, impl, reverse):
+  h = _DIAG_KERNELS[impl](a, b, h0, reverse)
+  return h, (a, h, h0)
+
+
+def _diag_recurrence_bwd(impl, reverse, residuals, g):
+  a, h, h0 = residuals
+  if a.ndim == 3:  # the adjoint at t multiplies a_{t+1}: shift the coefficients one step against the direction
+    a_adj = jnp.concatenate([a[:, :1], a[:, :-1]], axis=1) if reverse else jnp.concatenate(
+        [a[:, 1:], a[:, -1:]], axis=1)
+  else:
+    a_adj = a
+  adjoint = _DIAG_KERNELS[impl](a_adj, g, jnp.zeros_like(h0), not reverse)
+  first = _first_index(reverse)
+  a_first = a if a.ndim == 2 else a[:, first]
+  grad_h0 = a_first * adjoint[:, first]
+  grad_a = adjoint * _prev_states(h, h0, reverse)
+  grad_a = grad_a.sum(axis=1) if a.ndim == 2 else grad_a
+  return _sum_to_shape(grad_a, a.shape), adjoint, grad_h0
+
+
+_diag_recurrence.defvjp(_diag_recurrence_fwd, _diag_recurrence_bwd)
 
 
 def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
-  """h_t = a_t * h_{t-1} + b_t over axis 1 of b (B, L, n); h0: (B, n) or None (zeros)."""
-  dtype = _acc_dtype(jnp.result_type(a, b))
-  b = b.astype(dtype)
-  a = jnp.broadcast_to(jnp.asarray(a, dtype), b.shape)
-  if h0 is not None:  # fold the initial state into the first input
-    first = 0 if not reverse else -1
-    b = b.at[:, first].add(a[:, first] * h0.astype(dtype))
-  if impl in ("auto", "associative"):
-    def op(x, y):
-      ax, bx = x
-      ay, by = y
-      return ay * ax, ay * bx + by
-    _, h = jax.lax.associative_scan(op, (a, b), axis=1, reverse=reverse)
-    return h
-  if impl == "sequential":
-    def step(h, ab):
-      at, bt = ab
-      h = at * h + bt
-      return h, h
-    init = jnp.zeros((b.shape[0], b.shape[2]), dtype)
-    _, h = jax.lax.scan(step, init, (jnp.swapaxes(a, 0, 1), jnp.swapaxes(b, 0, 1)), reverse=reverse)
-    return jnp.swapaxes(h, 0, 1)
-  raise ValueError(f"diag_scan: unknown impl {impl!r}; valid: 'auto', 'associative', 'sequential'")
+  """All states of h_t = a_t * h_{t-1} + b_t (elementwise) over axis 1 of b.
+
+  Args:
+    a: coefficients, (n,) time-invariant (the common case: never broadcast to (B, L, n)), or any shape
+      broadcastable to b's, e.g. (B, 1, n) or (B, L, n).
+    b: inputs (B, L, n), real or complex, any float precision.
+    h0: initial state (B, n), or None for zeros. With reverse=True it is the state after the last step.
+    reverse: run from the end of the sequence to its start.
+    impl: "auto" or one of DIAG_IMPLS (see `resolve_impl`).
+
+  Returns:
+    h: (B, L, n) in the accumulation dtype (float32 / complex64 at least).
+  """
+  impl = resolve_impl("diag", impl)
+  b = jnp.asarray(b)
+  a = jnp.asarray(a)
+  _check_b("diag_scan", b)
+  _check_h0("diag_scan", h0, b)
+  try:
+    jnp.broadcast_shapes(a.shape, b.shape)
+  except ValueError:
+    raise ValueError(f"diag_scan: a of shape {a.shape} does not broadcast to b of shape {b.shape}") from None
+  h0 = jnp.zeros((b.shape[0], b.shape[2]), b.dtype) if h0 is None else jnp.asarray(h0)
+  dtype = _acc_dtype(a.dtype, b.dtype, h0.dtype)
+  # astype's transpose casts cotangents back (real part for real inputs): gradients keep the inputs' dtypes.
+  a_c, b_c, h0_c = a.astype(dtype), b.astype(dtype), h0.astype(dtype)
+  a_full = (1,) * (3 - a_c.ndim) + a_c.shape
+  if a_full[1] == 1:  # time-invariant: (Ba, n)
+    a_c = a_c.reshape(a_full[0], a_full[2])
+    a_c = jnp.broadcast_to(a_c, (a_c.shape[0], b.shape[2]))
+  else:
+    a_c = jnp.broadcast_to(a_c.reshape(a_full), b.shape)
+  return _diag_recurrence(a_c, b_c, h0_c, impl, reverse)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Dense kernels: A (n, n), b (B, L, n), h0 (B, n), all in the accumulation dtype; return h (B, L, n).
+
+
+def _apply(h, A):
+  """A @ h for every row vector in h (..., n)."""
+  return jnp.matmul(h, A.T, precision=_HIGHEST)
+
+
+def _dense_sequential(A, b, h0, reverse):
+  def step(h, b_t):
+    h = _apply(h, A) + b_t
+    return h, h
+  _, h = jax.lax.scan(step, h0, _to_time_major(b), reverse=reverse)
+  return _to_time_major(h)
+
+
+def _dense_doubling(A, b, h0, reverse):
+  length = b.shape[1]
+  first = _first_index(reverse)
+  h = b.at[:, first].add(_apply(h0, A))
+  power, shift = A, 1  # power = A^shift
+  while shift < length:
+    if reverse:
+      h = h.at[:, :-shift].add(_apply(h[:, shift:], power))
+    else:
+      h = h.at[:, shift:].add(_apply(h[:, :-shift], power))
+    shift *= 2
+    if shift < length:
+      power = jnp.matmul(power, power, precision=_HIGHEST)
+  return h
+
+
+def _matrix_power(A, exponent):
+  result, base = None, A
+  while exponent:
+    if exponent & 1:
+      result = base if result is None else jnp.matmul(result, base, precision=_HIGHEST)
+    exponent >>= 1
+    if exponent:
+      base = jnp.matmul(base, base, precision=_HIGHEST)
+  return result
+
+
+def _dense_chunked(A, b, h0, reverse):
+  batch, length, width = b.shape
+  chunk = _chunk_length(length)
+  b_tm = _chunks_time_major(_pad_time(b, length, chunk, reverse), chunk)  # (T, B, C, n)
+  n_chunks = b_tm.shape[2]
+
+  def last_state(h, b_t):
+    return _apply(h, A) + b_t, None
+  local_last, _ = jax.lax.scan(last_state, jnp.zeros((batch, n_chunks, width), b.dtype), b_tm, reverse=reverse)
+  chunk_power = _matrix_power(A, chunk)
+
+  def carry_step(c, last):
+    return _apply(c, chunk_power) + last, c
+  _, carry_in = jax.lax.scan(carry_step, h0, _to_time_major(local_last), reverse=reverse)
+
+  def state(h, b_t):
+    h = _apply(h, A) + b_t
+    return h, h
+  _, h = jax.lax.scan(state, _to_time_major(carry_in), b_tm, reverse=reverse)
+  h = _chunks_to_batch_major(h)
+  return h[:, h.shape[1] - length:] if reverse else h[:, :length]
+
+
+def _dense_matrix_associative(A, b, h0, reverse):
+  """Oracle: associative scan over affine maps (M, v): h -> M h + v, with M materialised (B, L, n, n)."""
+  first = _first_index(reverse)
+  b = b.at[:, first].add(_apply(h0, A))
+  maps = jnp.broadcast_to(A, (*b.shape[:2], *A.shape))
+
+  def combine(earlier, later):
+    m_x, v_x = earlier
+    m_y, v_y = later
+    return (jnp.matmul(m_y, m_x, precision=_HIGHEST),
+            jnp.einsum("...ij,...j->...i", m_y, v_x, precision=_HIGHEST) + v_y)
+
+  _, h = jax.lax.associative_scan(combine, (maps, b), axis=1, reverse=reverse)
+  return h
+
+
+_DENSE_KERNELS = {"sequential": _dense_sequential, "doubling": _dense_doubling, "chunked": _dense_chunked,
+                  "matrix_associative": _dense_matrix_associative}
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _dense_recurrence(A, b, h0, impl, reverse):
+  return _DENSE_KERNELS[impl](A, b, h0, reverse)
+
+
+def _dense_recurrence_fwd(A, b, h0, impl, reverse):
+  h = _DENSE_KERNELS[impl](A, b, h0, reverse)
+  return h, (A, h, h0)
+
+
+def _dense_recurrence_bwd(impl, reverse, residuals, g):
+  A, h, h0 = residuals
+  adjoint = _DENSE_KERNELS[impl](A.T, g, jnp.zeros_like(h0), not reverse)
+  grad_h0 = _apply(adjoint[:, _first_index(reverse)], A.T)
+  grad_A = jnp.einsum("bli,blj->ij", adjoint, _prev_states(h, h0, reverse), precision=_HIGHEST)
+  return grad_A, adjoint, grad_h0
+
+
+_dense_recurrence.defvjp(_dense_recurrence_fwd, _dense_recurrence_bwd)
 
 
 def dense_scan(A, b, h0=None, *, reverse=False, impl="auto"):
-  """h_t = A @ h_{t-1} + b_t over axis 1 of b (B, L, n); h0: (B, n) or None (zeros)."""
-  dtype = _acc_dtype(jnp.result_type(A, b))
-  A, b = A.astype(dtype), b.astype(dtype)
-  if impl in ("auto", "sequential"):
-    def step(h, bt):
-      h = h @ A.T + bt
-      return h, h
-    init = jnp.zeros((b.shape[0], b.shape[2]), dtype) if h0 is None else h0.astype(dtype)
-    _, h = jax.lax.scan(step, init, jnp.swapaxes(b, 0, 1), reverse=reverse)
-    return jnp.swapaxes(h, 0, 1)
-  raise ValueError(f"dense_scan: unknown impl {impl!r}; valid: 'auto', 'sequential'")
+  """All states of h_t = A @ h_{t-1} + b_t over axis 1 of b (time-invariant A).
+
+  Args:
+    A: (n, n) real or complex.
+    b: inputs (B, L, n), any float precision.
+    h0: initial state (B, n), or None for zeros. With reverse=True it is the state after the last step.
+    reverse: run from the end of the sequence to its start (h_t = A @ h_{t+1} + b_t).
+    impl: "auto" or one of DENSE_IMPLS (see `resolve_impl`); "matrix_associative" is a small-size test oracle.
+
+  Returns:
+    h: (B, L, n) in the accumulation dtype (float32 / complex64 at least).
+  """
+  impl = resolve_impl("dense", impl)
+  A, b = jnp.asarray(A), jnp.asarray(b)
+  _check_b("dense_scan", b)
+  _check_h0("dense_scan", h0, b)
+  if A.shape != (b.shape[2], b.shape[2]):
+    raise ValueError(f"dense_scan: A must be (n, n) = {(b.shape[2], b.shape[2])}, got shape {A.shape}")
+  h0 = jnp.zeros((b.shape[0], b.shape[2]), b.dtype) if h0 is None else jnp.asarray(h0)
+  dtype = _acc_dtype(A.dtype, b.dtype, h0.dtype)
+  return _dense_recurrence(A.astype(dtype), b.astype(dtype), h0.astype(dtype), impl, reverse)
