@@ -1,0 +1,244 @@
+"""Shared data pieces: the `Split` arrays, the data config, cache paths, hold-out splits and fail-fast tfds access.
+
+A `Split` holds one split of a task in memory as numpy arrays:
+
+  inputs   (N, L) integer tokens, or (N, L, C) raw values, stored in a compact dtype (uint8 / uint16) to save
+           memory; `split.model_inputs(indices)` (what the batches call) applies `split.normalise` and returns
+           int32 tokens (B, L) or float32 values (B, L, C), the dtypes the models take.
+  lengths  (N,) int32 real lengths; positions >= length are padding (token 0 / value 0 before normalising).
+  labels   (N,) int32 class ids.
+  info     dict: where the data came from (`source`), `val_from_test` (IMDB: validation is the test set, as in
+           LRA), the number of truncated examples, etc.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+from typing import Any, Callable
+
+import ml_collections
+import numpy as np
+from ml_collections import config_dict
+
+TASKS = ("listops", "scifar", "imdb")
+CACHE_ENV = "GLOROT_LRA_CACHE_DIR"
+
+
+class DataNotFoundError(FileNotFoundError):
+  """A data set that is neither prepared for tfds nor given as raw files (or given, but missing)."""
+
+
+class DataFormatError(ValueError):
+  """A data file that cannot be parsed; the message names the file (and the line where there is one)."""
+
+
+@dataclasses.dataclass
+class Split:
+  """One split of a task, as numpy arrays (see the module docstring for shapes and dtypes).
+
+  Attributes:
+    inputs: (N, L) tokens or (N, L, C) values, in a storage dtype.
+    lengths: (N,) int32 real lengths.
+    labels: (N,) int32 class ids.
+    info: provenance and flags (e.g. `val_from_test`).
+    normalise: storage -> model dtype, applied per batch; None when `inputs` already are int32/float32.
+  """
+  inputs: np.ndarray
+  lengths: np.ndarray
+  labels: np.ndarray
+  info: dict = dataclasses.field(default_factory=dict)
+  normalise: Callable[[np.ndarray], np.ndarray] | None = None
+
+  def __post_init__(self):
+    n = len(self.labels)
+    if len(self.inputs) != n or len(self.lengths) != n:
+      raise ValueError(f"Split arrays disagree on the number of examples: inputs {self.inputs.shape}, "
+                       f"lengths {self.lengths.shape}, labels {self.labels.shape}")
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+  def model_inputs(self, indices) -> np.ndarray:
+    """The inputs of examples `indices`, in the model's dtype: int32 tokens or float32 values."""
+    rows = self.inputs[indices]
+    return self.normalise(rows) if self.normalise is not None else rows
+
+  def subset(self, indices, **info) -> "Split":
+    """The examples `indices` (a copy), with `info` updated by `info`."""
+    indices = np.asarray(indices)
+    return Split(self.inputs[indices], self.lengths[indices], self.labels[indices], {**self.info, **info},
+                 self.normalise)
+
+
+def as_int32_tokens(rows: np.ndarray) -> np.ndarray:
+  """The normaliser of token splits stored as uint8/uint16: a cast to int32."""
+  return rows.astype(np.int32)
+
+
+def default_cache_dir() -> str:
+  """Where generated ListOps and written fixtures are cached: $GLOROT_LRA_CACHE_DIR or ~/.cache/glorot_lra/data."""
+  return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "glorot_lra", "data")
+
+
+def cache_dir(data_cfg) -> str:
+  """data_cfg.cache_dir, or the default when it is unset."""
+  return data_cfg.get("cache_dir") or default_cache_dir()
+
+
+def params_hash(params: dict, length: int = 12) -> str:
+  """A short stable hash of a JSON-able dict (for cache folder names)."""
+  return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:length]
+
+
+def file_sha256(path: str) -> str:
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def held_out_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+  """(kept, held_out) sorted index arrays: a seeded random `fraction` of range(n) is held out (at least 1)."""
+  if not 0.0 < fraction < 1.0:
+    raise ValueError(f"validation fraction {fraction} must be in (0, 1)")
+  num_held = max(1, int(round(n * fraction)))
+  order = np.random.default_rng(seed).permutation(n)
+  return np.sort(order[num_held:]), np.sort(order[:num_held])
+
+
+def pad_rows(rows: list[np.ndarray], max_length: int, dtype) -> tuple[np.ndarray, np.ndarray, int]:
+  """Stacks 1-D token rows into (N, max_length) zero-padded, truncating longer ones.
+
+  Returns:
+    (inputs, lengths int32, number of rows that were truncated).
+  """
+  inputs = np.zeros((len(rows), max_length), dtype)
+  lengths = np.zeros(len(rows), np.int32)
+  truncated = 0
+  for i, row in enumerate(rows):
+    k = min(len(row), max_length)
+    truncated += len(row) > max_length
+    inputs[i, :k] = row[:k]
+    lengths[i] = k
+  return inputs, lengths, truncated
+
+
+def not_found_message(dataset: str, tfds_name: str, looked: list[str], raw_field: str, raw_what: str) -> str:
+  """The message of a missing data set: what, where we looked, and the two ways to provide it."""
+  where = "\n".join(f"  - {p}" for p in looked)
+  return (
+      f"{dataset}: data not found. Looked in:\n{where}\n"
+      f"Provide it in one of two ways (this project never downloads):\n"
+      f"  1. tfds: on a machine with internet run\n"
+      f"       tfds build {tfds_name} --file_format=array_record --data_dir D\n"
+      f"     then copy D here and pass --config.data.data_dir=D (tfds.data_source needs the array_record "
+      f"format;\n     the default tfrecord format cannot be read without TensorFlow).\n"
+      f"  2. raw files: {raw_what}, and pass --config.data.{raw_field}=PATH.\n"
+      f"For a quick offline demo, --config.data.{raw_field.split('.')[0]}.source=fixture uses a small synthetic "
+      f"set.")
+
+
+def tfds_data_source(dataset: str, tfds_name: str, split: str, data_dir: str | None, raw_field: str,
+                     raw_what: str):
+  """`tfds.data_source(tfds_name, split=split, download=False)`, failing at once when it is not prepared.
+
+  Raises:
+    DataNotFoundError: the data set is not in `data_dir` (or the tfds default) in a readable format.
+  """
+  import tensorflow_datasets as tfds  # Imported here: tfds import is slow and only this path needs it.
+
+  try:
+    return tfds.data_source(tfds_name, split=split, data_dir=data_dir, download=False, try_gcs=False)
+  except Exception as e:  # noqa: BLE001 - tfds raises AssertionError, NotImplementedError, FileNotFoundError...
+    looked = [os.path.join(data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets", tfds_name)]
+    raise DataNotFoundError(not_found_message(dataset, tfds_name, looked, raw_field, raw_what) +
+                            f"\n(tfds said: {type(e).__name__}: {str(e).splitlines()[0][:300]})") from e
+
+
+def tfds_is_prepared(tfds_name: str, data_dir: str | None) -> bool:
+  """Whether `tfds_name` is prepared in `data_dir` (no download, no network)."""
+  import tensorflow_datasets as tfds
+
+  try:
+    return bool(tfds.builder(tfds_name, data_dir=data_dir).is_prepared())
+  except Exception:  # noqa: BLE001 - an unknown or broken builder counts as not prepared.
+    return False
+
+
+def default_data_config(task: str) -> ml_collections.ConfigDict:
+  """Every data field of `task`, typed and commented; the task configs start from it.
+
+  Raises:
+    ValueError: unknown task.
+  """
+  if task not in TASKS:
+    raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")
+  c = ml_collections.ConfigDict()
+  c.max_length = {"listops": 2048, "scifar": 1024, "imdb": 4096}[task]  # pad / truncate to this length
+  c.data_dir = config_dict.placeholder(str)   # tfds data dir; None: $TFDS_DATA_DIR or ~/tensorflow_datasets
+  c.cache_dir = config_dict.placeholder(str)  # generated ListOps + fixtures; None: ~/.cache/glorot_lra/data
+  c.val_fraction = 0.1                        # held-out share of train (scifar val_split=lra, imdb)
+  c.split_seed = 0                            # seed of held-out draws: the same validation set for every run seed
+  if task == "listops":
+    c.listops = ml_collections.ConfigDict(dict(
+        source="generated",                   # generated (our seeded generator, cached) | raw (official TSVs)
+        raw_dir=config_dict.placeholder(str),  # folder with basic_{train,val,test}.tsv (lra_release/listops-1000)
+        num_train=96_000,                     # distinct expressions per split (the LRA sizes)
+        num_val=2_000,
+        num_test=2_000,
+        min_tokens=500,                       # keep expressions with min_tokens < tokens < max_tokens
+        max_tokens=2000,
+        max_depth=10,                         # nodes at this depth are digits
+        max_args=10,                          # an operator has 2..max_args arguments
+        seed=0,                               # generator seed (same seed -> byte-identical files)
+    ))
+  elif task == "scifar":
+    c.scifar = ml_collections.ConfigDict(dict(
+        source="auto",                        # auto (raw_dir if set, else tfds) | tfds | raw | fixture
+        raw_dir=config_dict.placeholder(str),  # cifar-10-batches-py folder or cifar-10-python.tar.gz
+        grayscale=False,                      # False: colour 1024 x 3 (the paper's code); True: LRA's 1024 x 1
+        tokens=False,                         # grayscale only: pixels as tokens 0..255 (LRA) instead of values
+        val_split="lra",                      # lra: train[:90%] / train[90%:] | code: a seeded 1% of train
+        fixture_num_train=2000,               # source=fixture: size of the synthetic learnable set
+        fixture_num_test=500,
+        fixture_seed=0,
+    ))
+  else:
+    c.imdb = ml_collections.ConfigDict(dict(
+        source="auto",                        # auto (raw_dir if set, else tfds) | tfds | raw | fixture
+        raw_dir=config_dict.placeholder(str),  # the aclImdb/ folder
+        tokenizer="byte",                     # byte (UTF-8, id = byte + 1, vocab 257; LRA) | char (the code's)
+        char_min_freq=15,                     # char tokenizer: keep characters seen this often in train
+        val_from_test=False,                  # True: validate on test (LRA / authors); flagged in results.json
+        fixture_num_train=2000,               # source=fixture: size and review length of the synthetic set
+        fixture_num_test=500,
+        fixture_min_words=20,
+        fixture_max_words=200,
+        fixture_seed=0,
+    ))
+  return c
+
+
+def cpu_data_overrides(task: str) -> dict:
+  """Suggested data fields of the `:cpu` presets: small, learnable in minutes on 2 cores, no download.
+
+  Use as `c.data.update(cpu_data_overrides(task))`.
+  """
+  if task == "listops":
+    return dict(max_length=256, listops=dict(
+        source="generated", num_train=5000, num_val=500, num_test=500, min_tokens=50, max_tokens=200,
+        max_depth=4, max_args=5, seed=0))
+  if task == "scifar":
+    return dict(max_length=1024, scifar=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500))
+  if task == "imdb":
+    return dict(max_length=1024, imdb=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500,
+                                          fixture_min_words=20, fixture_max_words=150))
+  raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")
+
+
+def check_choice(field: str, value: Any, allowed) -> None:
+  """Raises ValueError naming `field`, its bad `value` and the `allowed` ones."""
+  if value not in allowed:
+    raise ValueError(f"config.data.{field}={value!r}; valid: {list(allowed)}")
