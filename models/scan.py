@@ -103,8 +103,28 @@ def _chunk_length(length: int) -> int:
   return chunk
 
 
-def _to_time_major(x):
-  return jnp.swapaxes(x, 0, 1)
+def _scan_axis(step, init, xs, axis, *, reverse=False, keep_states=True):
+  """lax.scan along `axis` of every array in xs without moving that axis to the front.
+
+  A fori_loop reads x_t with a dynamic slice and writes the new state in place into the output with a dynamic
+  update slice, so there are no (B, L, n) transposes in or out (on CPU they cost about as much as the scan).
+  step(state, *x_t) -> state, with state a pytree of arrays shaped like x_t. Returns (final state, the states
+  stacked along `axis`, or None when keep_states is False).
+  """
+  length = xs[0].shape[axis]
+
+  def body(i, carry):
+    state, states = carry
+    t = length - 1 - i if reverse else i
+    state = step(state, *(jax.lax.dynamic_index_in_dim(x, t, axis, keepdims=False) for x in xs))
+    if keep_states:
+      states = jax.tree.map(lambda out, s: jax.lax.dynamic_update_index_in_dim(out, s, t, axis), states, state)
+    return state, states
+
+  states = None
+  if keep_states:
+    states = jax.tree.map(lambda s: jnp.zeros(s.shape[:axis] + (length,) + s.shape[axis:], s.dtype), init)
+  return jax.lax.fori_loop(0, length, body, (init, states))
 
 
 def _first_index(reverse):
@@ -125,17 +145,10 @@ def _prev_states(h, h0, reverse):
 
 def _diag_sequential(a, b, h0, reverse):
   if a.ndim == 2:
-    def step(h, b_t):
-      h = a * h + b_t
-      return h, h
-    _, h = jax.lax.scan(step, h0, _to_time_major(b), reverse=reverse)
+    _, h = _scan_axis(lambda h, b_t: a * h + b_t, h0, [b], 1, reverse=reverse)
   else:
-    def step(h, ab_t):
-      a_t, b_t = ab_t
-      h = a_t * h + b_t
-      return h, h
-    _, h = jax.lax.scan(step, h0, (_to_time_major(a), _to_time_major(b)), reverse=reverse)
-  return _to_time_major(h)
+    _, h = _scan_axis(lambda h, a_t, b_t: a_t * h + b_t, h0, [a, b], 1, reverse=reverse)
+  return h
 
 
 def _diag_associative(a, b, h0, reverse):
@@ -162,69 +175,50 @@ def _pad_time(x, length, chunk, reverse):
   return jnp.pad(x, widths)
 
 
-def _chunks_time_major(x, chunk):
-  """(B, C*T, n) -> (T, B, C, n)."""
+def _to_chunks(x, chunk):
+  """(B, C*T, n) -> (B, C, T, n), a free reshape."""
   batch, length, width = x.shape
-  return x.reshape(batch, length // chunk, chunk, width).transpose(2, 0, 1, 3)
+  return x.reshape(batch, length // chunk, chunk, width)
 
 
-def _chunks_to_batch_major(x):
-  """(T, B, C, n) -> (B, C*T, n)."""
-  chunk, batch, n_chunks, width = x.shape
-  return x.transpose(1, 2, 0, 3).reshape(batch, n_chunks * chunk, width)
-
-
-def _carries(a_chunk, local_last, h0, reverse):
-  """State entering each chunk: c_k = a_chunk_{k-1} * c_{k-1} + local_last_{k-1}, c_0 = h0.
-
-  a_chunk: (Ba, n) or (B, C, n), the product of the coefficients over a chunk; local_last: (B, C, n), each
-  chunk's final state from a zero start. Returns (B, C, n).
-  """
-  if a_chunk.ndim == 2:
-    def step(c, last):
-      return a_chunk * c + last, c
-    _, carry_in = jax.lax.scan(step, h0, _to_time_major(local_last), reverse=reverse)
-  else:
-    def step(c, al):
-      a_k, last = al
-      return a_k * c + last, c
-    _, carry_in = jax.lax.scan(step, h0, (_to_time_major(a_chunk), _to_time_major(local_last)), reverse=reverse)
-  return _to_time_major(carry_in)
+def _from_chunks(x, length, reverse):
+  """(B, C, T, n) -> (B, L, n), dropping the padding added by _pad_time."""
+  batch, n_chunks, chunk, width = x.shape
+  x = x.reshape(batch, n_chunks * chunk, width)
+  return x[:, x.shape[1] - length:] if reverse else x[:, :length]
 
 
 def _diag_chunked(a, b, h0, reverse):
+  """Chunk-local states from zero (T steps on (B, C, n)), chunk carries (C steps), then an elementwise fix-up."""
   batch, length, width = b.shape
   chunk = _chunk_length(length)
-  b_tm = _chunks_time_major(_pad_time(b, length, chunk, reverse), chunk)  # (T, B, C, n)
-  n_chunks = b_tm.shape[2]
+  b_c = _to_chunks(_pad_time(b, length, chunk, reverse), chunk)  # (B, C, T, n)
+  n_chunks = b_c.shape[1]
   zeros = jnp.zeros((batch, n_chunks, width), b.dtype)
   last = 0 if reverse else -1
   if a.ndim == 2:
-    a_c = a[:, None]  # (Ba, 1, n) broadcasts over chunks
-
-    def step(h, b_t):
-      h = a_c * h + b_t
-      return h, h
-    _, local = jax.lax.scan(step, zeros, b_tm, reverse=reverse)
-    powers = jnp.cumprod(jnp.broadcast_to(a, (chunk, *a.shape)), axis=0)  # a^(t+1): (T, Ba, n)
-    carry_in = _carries(powers[-1], local[last], h0, reverse)
+    a_b = a[:, None]  # (Ba, 1, n): broadcasts over chunks
+    _, local = _scan_axis(lambda h, b_t: a_b * h + b_t, zeros, [b_c], 2, reverse=reverse)
+    powers = jnp.cumprod(jnp.broadcast_to(a[:, None], (a.shape[0], chunk, width)), axis=1)  # a^(t+1): (Ba, T, n)
+    chunk_power = powers[:, -1]
+    _, carry_out = _scan_axis(lambda c, last_k: chunk_power * c + last_k, h0, [local[:, :, last]], 1,
+                              reverse=reverse)
+    carry_in = _prev_states(carry_out, h0, reverse)  # the state entering each chunk: (B, C, n)
     if reverse:  # the carry enters at the chunk's end: position t gets a^(T-t)
-      powers = powers[::-1]
-    h = local + powers[:, :, None] * carry_in[None]
+      powers = powers[:, ::-1]
+    h = local + powers[:, None] * carry_in[:, :, None]
   else:
-    a_tm = _chunks_time_major(_pad_time(a, length, chunk, reverse), chunk)
+    a_c = _to_chunks(_pad_time(a, length, chunk, reverse), chunk)
 
-    def step(hp, ab_t):
+    def step(hp, a_t, b_t):
       h, p = hp
-      a_t, b_t = ab_t
-      h, p = a_t * h + b_t, a_t * p
-      return (h, p), (h, p)
-    ones = jnp.ones_like(zeros)
-    _, (local, powers) = jax.lax.scan(step, (zeros, ones), (a_tm, b_tm), reverse=reverse)
-    carry_in = _carries(powers[last], local[last], h0, reverse)
-    h = local + powers * carry_in[None]
-  h = _chunks_to_batch_major(h)
-  return h[:, h.shape[1] - length:] if reverse else h[:, :length]
+      return a_t * h + b_t, a_t * p
+    _, (local, powers) = _scan_axis(step, (zeros, jnp.ones_like(zeros)), [a_c, b_c], 2, reverse=reverse)
+    _, carry_out = _scan_axis(lambda c, p_k, last_k: p_k * c + last_k, h0,
+                              [powers[:, :, last], local[:, :, last]], 1, reverse=reverse)
+    carry_in = _prev_states(carry_out, h0, reverse)
+    h = local + powers * carry_in[:, :, None]
+  return _from_chunks(h, length, reverse)
 
 
 _DIAG_KERNELS = {"sequential": _diag_sequential, "associative": _diag_associative, "chunked": _diag_chunked}
@@ -313,11 +307,8 @@ def _apply(h, A):
 
 
 def _dense_sequential(A, b, h0, reverse):
-  def step(h, b_t):
-    h = _apply(h, A) + b_t
-    return h, h
-  _, h = jax.lax.scan(step, h0, _to_time_major(b), reverse=reverse)
-  return _to_time_major(h)
+  _, h = _scan_axis(lambda h, b_t: _apply(h, A) + b_t, h0, [b], 1, reverse=reverse)
+  return h
 
 
 def _dense_doubling(A, b, h0, reverse):
@@ -348,26 +339,22 @@ def _matrix_power(A, exponent):
 
 
 def _dense_chunked(A, b, h0, reverse):
+  """Chunk-local final states (T steps on (B, C, n)), chunk carries with A^T (C steps), then the states (T steps)."""
   batch, length, width = b.shape
   chunk = _chunk_length(length)
-  b_tm = _chunks_time_major(_pad_time(b, length, chunk, reverse), chunk)  # (T, B, C, n)
-  n_chunks = b_tm.shape[2]
+  b_c = _to_chunks(_pad_time(b, length, chunk, reverse), chunk)  # (B, C, T, n)
+  n_chunks = b_c.shape[1]
 
-  def last_state(h, b_t):
-    return _apply(h, A) + b_t, None
-  local_last, _ = jax.lax.scan(last_state, jnp.zeros((batch, n_chunks, width), b.dtype), b_tm, reverse=reverse)
+  def step(h, b_t):
+    return _apply(h, A) + b_t
+  local_last, _ = _scan_axis(step, jnp.zeros((batch, n_chunks, width), b.dtype), [b_c], 2, reverse=reverse,
+                             keep_states=False)
   chunk_power = _matrix_power(A, chunk)
-
-  def carry_step(c, last):
-    return _apply(c, chunk_power) + last, c
-  _, carry_in = jax.lax.scan(carry_step, h0, _to_time_major(local_last), reverse=reverse)
-
-  def state(h, b_t):
-    h = _apply(h, A) + b_t
-    return h, h
-  _, h = jax.lax.scan(state, _to_time_major(carry_in), b_tm, reverse=reverse)
-  h = _chunks_to_batch_major(h)
-  return h[:, h.shape[1] - length:] if reverse else h[:, :length]
+  _, carry_out = _scan_axis(lambda c, last_k: _apply(c, chunk_power) + last_k, h0, [local_last], 1,
+                            reverse=reverse)
+  carry_in = _prev_states(carry_out, h0, reverse)
+  _, h = _scan_axis(step, carry_in, [b_c], 2, reverse=reverse)
+  return _from_chunks(h, length, reverse)
 
 
 def _dense_matrix_associative(A, b, h0, reverse):
