@@ -248,9 +248,12 @@ def read_tsv(path: str, max_length: int) -> data.Split:
     raise data.DataNotFoundError(f"ListOps file not found: {path}")
   rows, labels = [], []
   try:
-    with open(path, encoding="utf-8") as f:
-      for line_number, line in enumerate(f, start=1):
-        line = line.rstrip("\r\n")
+    with open(path, "rb") as f:
+      for line_number, raw_line in enumerate(f, start=1):
+        try:
+          line = raw_line.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as e:
+          raise data.DataFormatError(f"{path}:{line_number}: not UTF-8 text ({e})") from None
         if line_number == 1:
           if line.split("\t") != HEADER.split("\t"):
             raise data.DataFormatError(f"{path}:1: expected the header {HEADER!r}, got {line[:80]!r}")
@@ -269,8 +272,6 @@ def read_tsv(path: str, max_length: int) -> data.Split:
         except ValueError as e:
           raise data.DataFormatError(f"{path}:{line_number}: {e}") from None
         labels.append(int(target))
-  except UnicodeDecodeError as e:
-    raise data.DataFormatError(f"{path}: not UTF-8 text ({e})") from None
   except OSError as e:
     raise data.DataFormatError(f"{path}: cannot read ({e})") from None
   if not rows:
