@@ -242,8 +242,34 @@ def _diag_recurrence_fwd(a, b, h0, impl, reverse):
   return h, (a, h, h0)
 
 
+def _diag_sequential_adjoint(a, g, h, h0, reverse):
+  """The sequential backward pass for a time-invariant a (Ba, n) in one loop: the adjoint
+  lambda_t = g_t + a * lambda_{t+1} (against the forward direction) and grad_a = sum_t lambda_t * h_{t-1}, read
+  from h in the same step, so no shifted copy of h and no second pass over (B, L, n) arrays."""
+  length = g.shape[1]
+
+  def body(i, carry):
+    adjoint_t, grad_a, adjoint = carry
+    t = i if reverse else length - 1 - i
+    adjoint_t = a * adjoint_t + jax.lax.dynamic_index_in_dim(g, t, 1, keepdims=False)
+    adjoint = jax.lax.dynamic_update_index_in_dim(adjoint, adjoint_t, t, 1)
+    t_prev = t + 1 if reverse else t - 1
+    in_range = (t_prev >= 0) & (t_prev < length)
+    h_prev = jnp.where(in_range, jax.lax.dynamic_index_in_dim(h, jnp.clip(t_prev, 0, length - 1), 1,
+                                                              keepdims=False), h0)
+    return adjoint_t, grad_a + adjoint_t * h_prev, adjoint
+
+  zeros = jnp.zeros_like(h0)
+  _, grad_a, adjoint = jax.lax.fori_loop(0, length, body, (zeros, zeros, jnp.zeros_like(g)))
+  return adjoint, grad_a
+
+
 def _diag_recurrence_bwd(impl, reverse, residuals, g):
   a, h, h0 = residuals
+  if impl == "sequential" and a.ndim == 2:
+    adjoint, grad_a = _diag_sequential_adjoint(a, g, h, h0, reverse)
+    grad_h0 = a * adjoint[:, _first_index(reverse)]
+    return _sum_to_shape(grad_a, a.shape), adjoint, grad_h0
   if a.ndim == 3:  # the adjoint at t multiplies a_{t+1}: shift the coefficients one step against the direction
     a_adj = jnp.concatenate([a[:, :1], a[:, :-1]], axis=1) if reverse else jnp.concatenate(
         [a[:, 1:], a[:, -1:]], axis=1)
