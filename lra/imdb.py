@@ -87,6 +87,7 @@ def read_tfds(split: str, data_dir: str | None) -> tuple[list[bytes], np.ndarray
   for i in range(len(source)):
     example = source[i]
     text = example["text"]
+    text = text.item() if isinstance(text, np.ndarray) else text  # a 0-d object array on some tfds versions
     texts.append(text.encode("utf-8") if isinstance(text, str) else bytes(text))
     labels[i] = example["label"]
   return texts, labels

@@ -109,18 +109,20 @@ def test_bad_arguments():
 
 
 def test_data_config_is_typed_and_scripts_run(tmp_path):
+  import os
   import runpy  # the scripts are files, not modules
+  scripts = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "scripts")
   for task in data.TASKS:
     cfg = data.default_data_config(task)
     with pytest.raises(TypeError):
       cfg.max_length = "long"
     cfg.data_dir = "/some/dir"  # a typed placeholder accepts a str
     cfg.update(data.cpu_data_overrides(task))
-  make_fixtures = runpy.run_path("scripts/make_fixtures.py")["main"]
+  make_fixtures = runpy.run_path(os.path.join(scripts, "make_fixtures.py"))["main"]
   make_fixtures(["--out", str(tmp_path), "--num_train", "10", "--num_test", "4"])
   assert (tmp_path / "cifar-10-batches-py" / "data_batch_5").is_file()
   assert len(list((tmp_path / "aclImdb" / "test" / "neg").iterdir())) == 2
-  make_listops = runpy.run_path("scripts/make_listops.py")["main"]
+  make_listops = runpy.run_path(os.path.join(scripts, "make_listops.py"))["main"]
   make_listops(["--out", str(tmp_path / "listops"), "--size", "cpu", "--num_train", "5", "--num_val", "2",
                 "--num_test", "2"])
   assert (tmp_path / "listops" / "basic_test.tsv").read_text().startswith("Source\tTarget\n")
