@@ -56,9 +56,10 @@ def calibrate(n, delta, field, n_draws, seed):
   """Runs the Monte Carlo (no caching): returns a dict with the scale, the quantile and the run's facts."""
   check_params(n, delta, field, n_draws)
   start = time.perf_counter()
-  radii = theory.monte_carlo_spectral_radii(
-      lambda key, shape, dtype: theory.ginibre(key, shape[-1], dtype), n, n_draws, jax.random.key(seed),
-      dtype=FIELD_DTYPES[field])
+  with jax.ensure_compile_time_eval():  # concrete values even when the init is first called under jit/eval_shape
+    radii = theory.monte_carlo_spectral_radii(
+        lambda key, shape, dtype: theory.ginibre(key, shape[-1], dtype), n, n_draws, jax.random.key(seed),
+        dtype=FIELD_DTYPES[field])
   quantile = float(np.quantile(radii, 1.0 - delta))
   return dict(n=n, delta=delta, field=field, n_draws=n_draws, seed=seed, quantile=quantile, scale=1.0 / quantile,
               method="1 / numpy.quantile(rho(G), 1 - delta), G Ginibre (Glorot) draws from jax.random.key(seed)",
