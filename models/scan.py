@@ -287,6 +287,7 @@ def _diag_recurrence_bwd(impl, reverse, residuals, g):
 _diag_recurrence.defvjp(_diag_recurrence_fwd, _diag_recurrence_bwd)
 
 
+@functools.partial(jax.jit, static_argnames=("reverse", "impl"))  # one compile when called eagerly
 def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
   """All states of h_t = a_t * h_{t-1} + b_t (elementwise) over axis 1 of b.
 
@@ -424,6 +425,7 @@ def _dense_recurrence_bwd(impl, reverse, residuals, g):
 _dense_recurrence.defvjp(_dense_recurrence_fwd, _dense_recurrence_bwd)
 
 
+@functools.partial(jax.jit, static_argnames=("reverse", "impl"))  # one compile when called eagerly
 def dense_scan(A, b, h0=None, *, reverse=False, impl="auto"):
   """All states of h_t = A @ h_{t-1} + b_t over axis 1 of b (time-invariant A).
 
