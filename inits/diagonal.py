@@ -24,23 +24,23 @@ def haar_orthogonal(key, n, dtype=jnp.float32):
   return q * phases[None, :]
 
 
-def rotation_scaling_matrix(radii, phases, n):
-  """Block-diagonal real (n, n) matrix with eigenvalues radii e^{+-i phases} (2x2 blocks), odd n: one real one.
+def times_rotation_blocks(basis, radii, phases):
+  """basis @ M, M block-diagonal with 2x2 blocks [[r cos t, -r sin t], [r sin t, r cos t]] (eigenvalues r e^{+-it});
+  for odd n the last diagonal entry of M is the real eigenvalue r * sign(cos t). Column operations, no scatter.
 
   Args:
-    radii, phases: (ceil(n/2),) arrays; the last pair gives the real eigenvalue r * sign(cos theta) when n is odd.
-    n: matrix size.
+    basis: (n, n) real matrix.
+    radii, phases: (ceil(n/2),) arrays, one per block (the last one gives the real eigenvalue for odd n).
   """
+  n = basis.shape[-1]
   pairs = n // 2
-  index = 2 * jnp.arange(pairs)
   cosines, sines = radii[:pairs] * jnp.cos(phases[:pairs]), radii[:pairs] * jnp.sin(phases[:pairs])
-  matrix = jnp.zeros((n, n), radii.dtype)
-  matrix = matrix.at[index, index].set(cosines).at[index + 1, index + 1].set(cosines)
-  matrix = matrix.at[index, index + 1].set(-sines).at[index + 1, index].set(sines)
+  even, odd = basis[:, 0:2 * pairs:2], basis[:, 1:2 * pairs:2]
+  columns = jnp.stack([cosines * even + sines * odd, cosines * odd - sines * even], axis=-1).reshape(n, 2 * pairs)
   if n % 2:
-    sign = jnp.where(jnp.cos(phases[-1]) >= 0, 1.0, -1.0).astype(radii.dtype)
-    matrix = matrix.at[n - 1, n - 1].set(sign * radii[-1])
-  return matrix
+    real_eigenvalue = jnp.where(jnp.cos(phases[-1]) >= 0, 1.0, -1.0).astype(radii.dtype) * radii[-1]
+    columns = jnp.concatenate([columns, real_eigenvalue * basis[:, -1:]], axis=1)
+  return columns
 
 
 def _eigenvalue_law_init(name, sample_radii, sample_phases):
@@ -56,7 +56,7 @@ def _eigenvalue_law_init(name, sample_radii, sample_phases):
     phases = sample_phases(phase_key, (count,), part_dtype)
     if not is_complex:
       basis = haar_orthogonal(basis_key, n, dtype)
-      return (basis @ rotation_scaling_matrix(radii, phases, n) @ basis.T).astype(dtype)
+      return (times_rotation_blocks(basis, radii, phases) @ basis.T).astype(dtype)
     eigenvalues = (radii * jnp.exp(1j * phases)).astype(dtype)
     if wants_eigenvalues:
       return eigenvalues

@@ -14,6 +14,7 @@ The rescaling constant puts the spectral radius at a Gumbel critical value q:
 Eigenvalues are computed on the host with numpy in float64 (jax.numpy.linalg.eig is CPU-only in JAX).
 """
 
+import functools
 import math
 
 import jax
@@ -285,14 +286,20 @@ def simulate_hidden_norms(matrices, num_steps, key, dtype=np.float64):
     raise ValueError(f"simulate_hidden_norms expects (B, n, n) matrices, got shape {matrices.shape}")
   if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
     raise ValueError(f"simulate_hidden_norms: dtype must be float32 or float64, got {np.dtype(dtype)}")
-  batch, n = matrices.shape[0], matrices.shape[-1]
   with jax.enable_x64(True):
-    a = jnp.asarray(matrices, dtype=dtype)
-
-    def step(h, t):
-      x = jax.random.normal(jax.random.fold_in(key, t), (batch, n), dtype)
-      h = jnp.einsum("bij,bj->bi", a, h) + x
-      return h, _scaled_norm(h)
-
-    _, norms = jax.jit(lambda: jax.lax.scan(step, jnp.zeros((batch, n), dtype), jnp.arange(1, num_steps + 1)))()
+    norms = _hidden_norms_scan(jnp.asarray(matrices, dtype=dtype), key, num_steps)
     return np.asarray(norms).T
+
+
+@functools.partial(jax.jit, static_argnames="num_steps")
+def _hidden_norms_scan(matrices, key, num_steps):
+  """(num_steps, B) norms of h_t = A h_{t-1} + x_t; compiled once per shape, dtype and num_steps."""
+  batch, n = matrices.shape[0], matrices.shape[-1]
+
+  def step(h, t):
+    x = jax.random.normal(jax.random.fold_in(key, t), (batch, n), matrices.dtype)
+    h = jnp.einsum("bij,bj->bi", matrices, h) + x
+    return h, _scaled_norm(h)
+
+  _, norms = jax.lax.scan(step, jnp.zeros((batch, n), matrices.dtype), jnp.arange(1, num_steps + 1))
+  return norms

@@ -1,0 +1,90 @@
+"""Tests for scripts/fig1.py at its --quick size: every output written, numbers consistent with the theory."""
+
+import csv
+import importlib.util
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from inits import theory
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "fig1.py"
+
+
+def load_script():
+  spec = importlib.util.spec_from_file_location("fig1", SCRIPT)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def read_csv(path):
+  with open(path) as file:
+    return list(csv.DictReader(file))
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+  out = tmp_path_factory.mktemp("fig1")
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("GLOROT_LRA_CACHE", str(out / "cache"))
+    meta = load_script().main(["--quick", "--out", str(out)])
+  return out, meta
+
+
+def test_quick_run_writes_every_output(quick_run):
+  out, meta = quick_run
+  for name in ("fig1.png", "fig1_table.md", "fig1_table.csv", "fig1_moduli_density.csv", "fig1_power_norms.csv",
+               "fig1_hidden_norms.csv", "fig1_meta.json"):
+    assert (out / name).stat().st_size > 0, name
+  assert (out / "fig1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  written = json.loads((out / "fig1_meta.json").read_text())
+  assert written["command"] == f"python scripts/fig1.py --quick --out {out}"
+  assert written["seconds"]["total"] > 0 and written["sizes"]["num_steps"] == meta["sizes"]["num_steps"]
+  assert written["calibrations"][0]["n"] == 192 and (out / "cache").is_dir()
+
+
+def test_table_has_monte_carlo_beside_gumbel(quick_run):
+  out, _ = quick_run
+  rows = {row["init"]: row for row in read_csv(out / "fig1_table.csv")}
+  assert set(rows) == {"glorot", "rescaled_glorot", "calibrated_glorot", "glorot_half", "diag_uniform"}
+  for row in rows.values():
+    p, se, draws = float(row["mc_p"]), float(row["mc_se"]), int(row["draws"])
+    assert 0 <= p <= 1 and se == pytest.approx(np.sqrt(p * (1 - p) / draws))
+  assert float(rows["rescaled_glorot"]["scale"]) == pytest.approx(1 / theory.c_n(192), rel=1e-5)
+  assert float(rows["glorot"]["gumbel_p_complex"]) == pytest.approx(theory.gumbel_prob_above_one(192), rel=1e-9)
+  assert float(rows["diag_uniform"]["mc_p"]) == 0.0 and rows["diag_uniform"]["gumbel_p_real"] == ""
+  assert float(rows["glorot"]["mc_p"]) > 0.5  # 24 draws at n = 192; the theory says ~0.97
+  markdown = (out / "fig1_table.md").read_text()
+  assert markdown.startswith("| n | init |") and "± " in markdown and "| 192 | calibrated_glorot |" in markdown
+
+
+def test_norm_curves_explode_for_glorot_only(quick_run):
+  out, meta = quick_run
+  hidden = read_csv(out / "fig1_hidden_norms.csv")
+  powers = read_csv(out / "fig1_power_norms.csv")
+  last = meta["sizes"]["num_steps"]
+  final = {row["init"]: float(row["median"]) for row in hidden if int(row["t"]) == last}
+  assert final["glorot"] > 10 * final["rescaled_glorot"] and final["rescaled_glorot"] < 10
+  assert all(np.isfinite(float(row["median"])) for row in hidden + powers)
+  assert [int(row["t"]) for row in powers if row["init"] == "glorot"] == meta["power_grid"]
+  first_power = {row["init"]: float(row["median"]) for row in powers if int(row["t"]) == 1}
+  assert first_power["diag_uniform"] <= 1 + 1e-5 < first_power["glorot"]  # normal matrix: ||A|| = rho < 1
+
+
+def test_moduli_densities_integrate_to_one(quick_run):
+  out, _ = quick_run
+  rows = read_csv(out / "fig1_moduli_density.csv")
+  for name in ("glorot", "diag_uniform"):
+    picked = [row for row in rows if row["init"] == name]
+    mass = sum(float(r["density"]) * (float(r["bin_right"]) - float(r["bin_left"])) for r in picked)
+    assert mass == pytest.approx(1.0, abs=1e-9)
+
+
+def test_power_grid_is_log_spaced_and_ends_at_num_steps():
+  module = load_script()
+  grid = module.power_grid(4096)
+  assert grid[0] == 1 and grid[-1] == 4096 and all(b > a for a, b in zip(grid, grid[1:]))
+  assert len(grid) < 60
