@@ -6,6 +6,7 @@
 """
 
 from configs import common
+from lra import data as lra_data
 
 
 def get_config(arg: str = "paper"):
@@ -18,8 +19,7 @@ def get_config(arg: str = "paper"):
   if arg.preset == "cpu":
     # Same task on a small generated set of short expressions; paper width n = 192 (rescaled Glorot needs n > 163).
     c.model.update(d_model=64, d_hidden=192, n_layers=2)
-    c.train.update(batch_size=32, epochs=CPU_EPOCHS, log_every_steps=20, ckpt_every_steps=200)
+    c.train.update(batch_size=32, epochs=6, log_every_steps=20, ckpt_every_steps=200)
     c.optim.update(lr=3e-3, lr_factor=0.25, warmup_epochs=1.0)
-    c.data.max_length = 128
-    c.data.listops.update(CPU_LISTOPS)
+    c.data.update(lra_data.cpu_data_overrides("listops"))
   return c

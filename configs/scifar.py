@@ -7,6 +7,7 @@ and a `:cpu` preset on the small learnable fixture (no download).
 """
 
 from configs import common
+from lra import data as lra_data
 
 
 def get_config(arg: str = "paper"):
@@ -20,5 +21,5 @@ def get_config(arg: str = "paper"):
     c.model.update(d_model=64, d_hidden=192, n_layers=2, dropout=0.0)
     c.train.update(batch_size=32, epochs=3, log_every_steps=10, ckpt_every_steps=200)
     c.optim.update(lr=3e-3, lr_factor=0.25, warmup_epochs=0.5)
-    c.data.update(CPU_SCIFAR)
+    c.data.update(lra_data.cpu_data_overrides("scifar"))
   return c

@@ -137,7 +137,8 @@ def run(config, workdir: str) -> dict:
 
   def save_latest():
     meta["wall_s"] = wall_before + time.time() - t_start
-    ckpts.save("latest", int(state["step"]), state, meta)
+    if ckpts.latest.latest_step() != step:
+      ckpts.save("latest", step, state, meta)
 
   def do_eval(step):
     val, test = (evaluate(eval_fn, state, eval_batches[n], mesh) for n in ("val", "test"))

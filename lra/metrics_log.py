@@ -10,6 +10,7 @@ import json
 import math
 import netrc
 import os
+import uuid
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
@@ -61,7 +62,7 @@ class MetricsLogger:
       if resume_step is not None and os.path.exists(id_path):
         run_id = open(id_path).read().strip()
       else:
-        run_id = wandb.util.generate_id()
+        run_id = uuid.uuid4().hex[:8]
         with open(id_path, "w") as f:
           f.write(run_id)
       self.wandb_run = wandb.init(

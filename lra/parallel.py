@@ -19,7 +19,9 @@ def maybe_initialize_distributed(enabled: bool):
 
 
 def make_mesh() -> jax.sharding.Mesh:
-  return jax.make_mesh((jax.device_count(),), (AXIS,))
+  # Auto axes: the model code is written for one device and XLA partitions it (jax >= 0.7 defaults to
+  # Explicit axes, under which every gather in the model would need an out_sharding).
+  return jax.make_mesh((jax.device_count(),), (AXIS,), axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def check_batch_size(batch_size: int, mesh) -> None:

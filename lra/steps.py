@@ -52,8 +52,8 @@ def train_step(graphdef, tx, state, batch, base_key):
       "loss": loss,
       "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["labels"]),
       "finite": finite,
-      "grad_norm": optax.global_norm(grads),
-      "param_norm": optax.global_norm(state["params"]),
+      "grad_norm": optax.tree.norm(grads),
+      "param_norm": optax.tree.norm(state["params"]),
       "tokens": jnp.sum(batch["lengths"]),
       **stats,
   }

@@ -1,0 +1,142 @@
+"""The training loop end to end on tiny generated ListOps: files written, resume, divergence, devices, wandb."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+import models
+from lra import get_task, loop, optim, steps
+from tests.lra import wandb_file
+from tests.lra.tiny import OVERRIDES, REPO, tiny_config
+
+pytestmark = pytest.mark.slow
+
+
+def read_jsonl(path):
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def test_run_writes_config_metrics_results(tmp_path):
+  config = tiny_config(tmp_path)
+  results = loop.run(config, str(tmp_path / "run"))
+  for name in ("config.json", "metrics.jsonl", "results.json"):
+    assert (tmp_path / "run" / name).exists(), name
+  on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
+  assert on_disk == json.loads(json.dumps(results))
+  assert results["diverged"] is False and results["diverged_step"] is None
+  assert results["finished"] and results["steps"] == results["total_steps"] > 0
+  assert 0.0 <= results["test_accuracy"] <= 1.0 and 0.0 <= results["best_val_accuracy"] <= 1.0
+  lines = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+  evals = [l for l in lines if "val/accuracy" in l]
+  assert len(evals) == config.train.epochs
+  assert max(e["val/accuracy"] for e in evals) == pytest.approx(results["best_val_accuracy"])
+  assert all("layer_0/spectral_radius" in e and "val/layer_0/max_abs_h" in e for e in evals)
+  assert any("train/loss" in l and "lr/recurrent" in l for l in lines)
+  # A finished run started again does nothing and returns the same results.
+  assert loop.run(config, str(tmp_path / "run")) == on_disk
+
+
+def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
+  config = tiny_config(tmp_path, ckpt_every_steps=3)
+  full = loop.run(config, str(tmp_path / "full"))
+
+  # Interrupt from the host side: the loop's batch iterator raises after 7 steps, as a kill would.
+  from lra import batching
+  original_epoch = batching.Batches.epoch
+  seen = {"n": 0}
+
+  def epoch_with_kill(self, *args, **kwargs):
+    for batch in original_epoch(self, *args, **kwargs):
+      if self.shuffle:
+        seen["n"] += 1
+        if seen["n"] == 8:
+          raise KeyboardInterrupt("simulated kill")
+      yield batch
+
+  monkeypatch.setattr(batching.Batches, "epoch", epoch_with_kill)
+  with pytest.raises(KeyboardInterrupt):
+    loop.run(config, str(tmp_path / "resumed"))
+  assert not (tmp_path / "resumed" / "results.json").exists()
+  monkeypatch.setattr(batching.Batches, "epoch", original_epoch)
+  resumed = loop.run(config, str(tmp_path / "resumed"))
+  for key in ("best_val_accuracy", "test_accuracy", "steps", "best_step", "diverged"):
+    assert resumed[key] == full[key], key
+  full_lines = read_jsonl(tmp_path / "full" / "metrics.jsonl")
+  resumed_lines = read_jsonl(tmp_path / "resumed" / "metrics.jsonl")
+  strip = lambda ls: [{k: v for k, v in l.items() if "tokens_per_s" not in k} for l in ls]
+  assert [l["step"] for l in resumed_lines] == [l["step"] for l in full_lines]
+  for a, b in zip(strip(full_lines), strip(resumed_lines)):
+    assert a.keys() == b.keys()
+    for k in a:
+      assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6), (a["step"], k)
+
+
+def test_wandb_offline_directory_holds_the_metrics(tmp_path, monkeypatch):
+  monkeypatch.setenv("WANDB_MODE", "offline")
+  monkeypatch.setenv("WANDB_SILENT", "true")
+  config = tiny_config(tmp_path, epochs=1)
+  loop.run(config, str(tmp_path / "run"))
+  files = glob.glob(str(tmp_path / "run" / "wandb" / "offline-run-*" / "*.wandb"))
+  assert len(files) == 1
+  history = wandb_file.history(files[0])
+  logged = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+  val_wandb = [h["val/accuracy"] for h in history if "val/accuracy" in h]
+  val_local = [l["val/accuracy"] for l in logged if "val/accuracy" in l]
+  assert val_wandb and val_wandb == pytest.approx(val_local)
+
+
+def _run_subprocess(tmp_path, name, devices, extra=()):
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu",
+             WANDB_MODE="disabled")
+  cmd = [sys.executable, "train.py", "--config", "configs/listops.py:cpu", "--workdir", str(tmp_path / name),
+         *[f"--config.{k}={v}" for k, v in OVERRIDES.items()], f"--config.data.cache_dir={tmp_path / 'cache'}",
+         "--config.train.log_every_steps=1", *extra]
+  proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  return proc
+
+
+def test_one_and_four_devices_give_the_same_loss_curve(tmp_path):
+  one = _run_subprocess(tmp_path, "one", 1)
+  four = _run_subprocess(tmp_path, "four", 4)
+  assert one.returncode == 0, one.stderr[-3000:]
+  assert four.returncode == 0, four.stderr[-3000:]
+  assert json.loads((tmp_path / "four" / "results.json").read_text())["devices"] == 4
+  curve = lambda n: [l["train/loss"] for l in read_jsonl(tmp_path / n / "metrics.jsonl") if "train/loss" in l]
+  assert len(curve("one")) > 5
+  np.testing.assert_allclose(curve("four"), curve("one"), rtol=2e-4, atol=2e-5)
+
+
+def test_batch_that_does_not_divide_over_devices_says_what_to_change(tmp_path):
+  proc = _run_subprocess(tmp_path, "bad", 4, ["--config.train.batch_size=6"])
+  assert proc.returncode != 0
+  assert "batch_size=6" in proc.stderr and "4 devices" in proc.stderr
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--config.model.bogus=1", "unknown config field"),
+    ("--config.model.d_hidden=abc", "d_hidden"),
+    ("--config.model.init=xavier", "valid initializers"),
+    ("--config.model.recurrence=gru", "valid"),
+])
+def test_bad_config_gets_a_clear_message(tmp_path, flag, message):
+  proc = subprocess.run([sys.executable, "train.py", "--config", "configs/listops.py:cpu", "--workdir",
+                         str(tmp_path / "x"), flag], cwd=REPO, capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, JAX_PLATFORMS="cpu", WANDB_MODE="disabled"))
+  assert proc.returncode != 0
+  assert message in proc.stderr, proc.stderr[-2000:]
+  assert "Traceback" not in proc.stderr
+
+
+def test_rescaled_glorot_at_small_width_names_the_fix(tmp_path):
+  config = tiny_config(tmp_path)
+  config.model.init, config.model.d_hidden = "rescaled_glorot", 128
+  with pytest.raises(ValueError, match="calibrated_glorot"):
+    loop.run(config, str(tmp_path / "x"))
