@@ -239,3 +239,49 @@ def test_local_runner_skips_done_and_resumes_killed_runs(tmp_path, fake_train):
   assert lines["Dense, Glorot"].count("– (2/2 div.)") == 2
   assert lines["Dense, rescaled Glorot"].count("50.50 ± 0.50") == 2
   assert "missing" not in table.stdout
+
+
+# The real train.py on tiny generated ListOps (paper config file, everything small through overrides).
+TINY_OVERRIDES = ("model.n_layers=1", "model.d_model=8", "model.d_hidden=8", "train.batch_size=8",
+                  "train.max_steps=40", "train.ckpt_every_steps=10", "train.log_every_steps=10",
+                  "optim.warmup_epochs=0.1", "data.max_length=64", "data.listops.num_train=256",
+                  "data.listops.num_val=32", "data.listops.num_test=32", "data.listops.min_tokens=10",
+                  "data.listops.max_tokens=60", "data.listops.max_depth=3")
+
+
+@pytest.mark.slow
+def test_real_train_py_sweep_killed_mid_run_resumes_to_a_complete_table(tmp_path):
+  root = tmp_path / "runs"
+  grid = ["--root", str(root), "--tasks", "listops", "--seeds", "0", "--axis", "model.recurrence=dense,diag",
+          "--axis", "model.init=glorot_half", "--program", f"{shlex.quote(sys.executable)} train.py",
+          "--override", f"data.cache_dir={tmp_path / 'cache'}"] + [a for o in TINY_OVERRIDES for a in ("--override", o)]
+  env = dict(os.environ, WANDB_MODE="disabled", JAX_PLATFORMS="cpu")
+  proc = subprocess.Popen([sys.executable, SWEEP_PY, *grid], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True)
+  first = root / "listops" / "dense-glorot_half" / "seed0"
+  deadline = time.monotonic() + 240
+  try:  # Kill the sweep (runner and train.py) once the first run has a checkpoint at step 10 or later.
+    while time.monotonic() < deadline and proc.poll() is None:
+      steps_saved = [int(p.name) for p in (first / "checkpoints" / "latest").glob("*") if p.name.isdigit()]
+      if steps_saved and max(steps_saved) >= 10:
+        break
+      time.sleep(0.05)
+  finally:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+  assert sweep.run_status(str(first)) == "partial", (first / "sweep.log").read_text()
+
+  out = _sweep(*grid, env=env).stdout
+  assert "listops/dense-glorot_half/seed0: resuming" in out and "0 failed" in out, out
+  assert "resuming at step" in (first / "sweep.log").read_text()
+  runs, _ = sweep.load_manifest(str(root / "sweep_local.json"))
+  results = [sweep.read_results(r.workdir) for r in runs]
+  assert all(r["finished"] and not r["diverged"] and r["steps"] == 40 for r in results), results
+
+  table = subprocess.run([sys.executable, TABLE1_PY, "--root", str(root)], capture_output=True, text=True, cwd=REPO,
+                         timeout=120)
+  assert table.returncode == 0, table.stderr
+  for r in results:
+    title = {"dense": "Dense, Glorot/2", "diag": "Diagonal, Glorot/2"}[r["recurrence"]]
+    assert f"| {title} | {100 * r['test_accuracy']:.2f} ± 0.00 |" in table.stdout, table.stdout
+  assert "missing" not in table.stdout
