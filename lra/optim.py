@@ -30,7 +30,9 @@ def learning_rate_schedules(optim_cfg, *, steps_per_epoch: int, total_steps: int
 def param_labels(params):
   """Labels each leaf of an nnx.State of parameters RECURRENT or OTHER, by its path."""
   def label(path, _):
-    names = tuple(str(getattr(k, "key", getattr(k, "name", k))) for k in path)
+    # Module and attribute names are dict keys of the State; the trailing `.value` of a Variable is not a name.
+    names = tuple(str(k.key) for k in path if isinstance(k, (jax.tree_util.DictKey, jax.tree_util.SequenceKey))
+                  and not isinstance(k, jax.tree_util.GetAttrKey)) if path else ()
     return RECURRENT if models.is_recurrent_param(names) else OTHER
   return jax.tree_util.tree_map_with_path(label, params)
 

@@ -43,16 +43,17 @@ def train_step(graphdef, tx, state, batch, base_key):
     return losses.mean(), (logits, stats, model_state)
 
   (loss, (logits, stats, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-  finite = jnp.isfinite(loss) & _all_finite(grads)
+  grad_norm = optax.tree.norm(grads)
   updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
   new_state = {"step": state["step"] + 1, "params": optax.apply_updates(state["params"], updates),
                "model_state": model_state, "opt_state": opt_state}
+  finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & _all_finite(new_state)
   new_state = jax.tree.map(functools.partial(jnp.where, finite), new_state, state)
   metrics = {
       "loss": loss,
       "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["labels"]),
       "finite": finite,
-      "grad_norm": optax.tree.norm(grads),
+      "grad_norm": grad_norm,
       "param_norm": optax.tree.norm(state["params"]),
       "tokens": jnp.sum(batch["lengths"]),
       **stats,

@@ -29,7 +29,7 @@ def model_config(recurrence, init, d_hidden):
 
 
 def optim_config():
-  return ml_collections.ConfigDict(dict(lr=1e-3, lr_factor=0.05, weight_decay=0.05, warmup_epochs=0.0,
+  return ml_collections.ConfigDict(dict(lr=1e-3, lr_factor=0.05, weight_decay=0.05, warmup_epochs=1.0,
                                         end_lr=1e-7, clip_norm=0.0))
 
 

@@ -66,3 +66,19 @@ def test_clipping_and_bad_lr():
   assert isinstance(tx, optax.GradientTransformation)
   with pytest.raises(ValueError, match="lr_factor"):
     optim.make_optimizer(optim_cfg(lr_factor=0.0), params, steps_per_epoch=1, total_steps=10)
+
+
+@pytest.mark.parametrize("recurrence, recurrent_names", [
+    ("dense", {"A", "B"}), ("diag", {"lambda_re", "lambda_im", "B_re", "B_im"}),
+    ("lru", {"nu_log", "theta_log", "gamma_log", "B_re", "B_im"})])
+def test_built_models_label_exactly_their_recurrent_parameters(recurrence, recurrent_names):
+  import models
+  from tests.lra.test_divergence import model_config
+  init = "lru_ring" if recurrence == "lru" else "glorot_half"
+  model = models.build(model_config(recurrence, init, 8), vocab_size=5, input_dim=1, num_classes=3,
+                       rngs=nnx.Rngs(0))
+  labels = optim.param_labels(nnx.state(model, nnx.Param))
+  flat = jax.tree_util.tree_flatten_with_path(labels)[0]
+  names = {str(path[-2].key): label for path, label in flat}  # path ends in (..., name, .value)
+  assert {n for n, l in names.items() if l == optim.RECURRENT} == recurrent_names
+  assert {"kernel", "embedding"} <= {n for n, l in names.items() if l == optim.OTHER}

@@ -30,7 +30,8 @@ def tiny_config(tmp_path, *, listops_length=None, **train_overrides):
   c.train.update(train_overrides)
   if listops_length:
     c.data.max_length = listops_length
-    c.data.listops.update(num_train=4, num_val=2, num_test=2, min_tokens=500, max_tokens=listops_length,
+    c.data.listops.update(num_train=4, num_val=2, num_test=2, min_tokens=1500, max_tokens=listops_length,
                           max_depth=10)
+    c.model.n_layers = 2
     c.train.update(batch_size=2, max_steps=2)
   return c
