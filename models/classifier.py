@@ -52,6 +52,37 @@ def masked_mean(x, mask):
   return total / count[:, None]
 
 
+def recompute_in_backward(fn):
+  """Rematerialisation that holds on XLA:CPU: fn(differentiable, others) runs again in the backward pass.
+
+  The forward pass keeps only the inputs. `jax.checkpoint` does not save memory on XLA:CPU (jax 0.10): once
+  its optimisation barriers are removed, the CPU scheduler runs the recomputation early, next to the forward
+  pass, so every layer's activations are live at once (measured: same peak with and without). Here the
+  recomputation takes a data dependency on the incoming cotangent (its first entry, made finite, times 0: a
+  float product XLA does not fold), so it cannot start before the backward pass reaches the layer.
+
+  Args:
+    fn: (differentiable, others) -> outputs, pytrees; only `differentiable` (float leaves) gets gradients.
+  """
+  @jax.custom_vjp
+  def wrapped(differentiable, others):
+    return fn(differentiable, others)
+
+  def forward(differentiable, others):
+    return fn(differentiable, others), (differentiable, others)
+
+  def backward(residuals, cotangents):
+    differentiable, others = residuals
+    first = jax.tree.leaves(cotangents)[0].ravel()[0]
+    zero = jnp.where(jnp.isfinite(first), first, 0.0) * 0.0
+    differentiable = jax.tree.map(lambda leaf: leaf + zero.astype(leaf.dtype), differentiable)
+    _, vjp = jax.vjp(lambda d: fn(d, others), differentiable)
+    return vjp(cotangents)[0], None
+
+  wrapped.defvjp(forward, backward)
+  return wrapped
+
+
 class ResidualLayer(nnx.Module):
   """x + dropout(GLU(dropout(GELU(block(norm(x)))))), GLU(z) = Dense(z) * sigmoid(Dense'(z)) (one matmul).
 
@@ -76,27 +107,40 @@ class ResidualLayer(nnx.Module):
     self.remat = remat
 
   def __call__(self, x, mask, *, train: bool, dropout_key=None):
-    """x (B, L, d), mask (B, L) -> (x', stats of the block); 0 at padded steps."""
+    """x (B, L, d), mask (B, L) -> (x', stats of the block); 0 at padded steps.
+
+    With remat, the whole layer (norm included) is recomputed in the backward pass (`recompute_in_backward`);
+    BatchNorm's running statistics are carried out of the recomputed function and written back here.
+    """
+    if not self.remat:
+      return self._forward(x, mask, train=train, dropout_key=dropout_key)
+    graphdef, params, rest = nnx.split(self, nnx.Param, ...)
+
+    def pure_forward(differentiable, others):
+      params, x = differentiable
+      rest, mask, dropout_key = others
+      layer = nnx.merge(graphdef, params, rest, copy=True)
+      out, stats = layer._forward(x, mask, train=train, dropout_key=dropout_key)
+      return out, stats, nnx.state(layer, nnx.BatchStat)
+
+    out, stats, batch_stats = recompute_in_backward(pure_forward)((params, x), (rest, mask, dropout_key))
+    nnx.update(self, batch_stats)
+    return out, stats
+
+  def _forward(self, x, mask, *, train: bool, dropout_key=None):
     if self.norm_kind == "batch":
       z = self.norm(x, use_running_average=not train, mask=mask[..., None])
     else:
       z = self.norm(x)
     keys = (None, None) if dropout_key is None else tuple(jax.random.split(dropout_key))
-
-    def body(z):
-      y, stats = self.block(z, mask)
+    y, stats = self.block(z, mask)
+    y = jax.nn.gelu(y)
+    if self.double_gelu:
       y = jax.nn.gelu(y)
-      if self.double_gelu:
-        y = jax.nn.gelu(y)
-      y = dropout(y, self.dropout_rate, keys[0], deterministic=not train)
-      value, gate = jnp.split(self.glu(y), 2, axis=-1)
-      y = dropout(value * jax.nn.sigmoid(gate), self.dropout_rate, keys[1], deterministic=not train)
-      return jnp.where(mask[..., None], y, 0.0), stats
-
-    if self.remat:  # the backward pass recomputes the layer instead of storing its activations
-      body = jax.checkpoint(body)
-    y, stats = body(z)
-    return x + y, stats
+    y = dropout(y, self.dropout_rate, keys[0], deterministic=not train)
+    value, gate = jnp.split(self.glu(y), 2, axis=-1)
+    y = dropout(value * jax.nn.sigmoid(gate), self.dropout_rate, keys[1], deterministic=not train)
+    return x + jnp.where(mask[..., None], y, 0.0), stats
 
 
 class SequenceClassifier(nnx.Module):
