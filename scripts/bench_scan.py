@@ -97,27 +97,27 @@ def run_cell(kind: str, impl: str, length: int, width: int, batch: int, reps: in
     scan_fn = scan.dense_scan
   weights = jnp.asarray(rng.standard_normal(shape), jnp.float32)
 
-  def loss(coeff, b):
+  def loss(coeff, b, weights):  # weights an argument: a closed-over array would be compiled in as a constant
     h = _authors_scan(kind, coeff, b) if impl == "authors" else scan_fn(coeff, b, impl=impl)
     return jnp.sum(jnp.real(h) * weights)
 
   grad_fn = jax.jit(jax.grad(loss, argnums=(0, 1)))
   jax.block_until_ready((coeff, b, weights))
   start = time.perf_counter()
-  compiled = grad_fn.lower(coeff, b).compile()
+  compiled = grad_fn.lower(coeff, b, weights).compile()
   compile_s = time.perf_counter() - start
   memory = compiled.memory_analysis()
   temp_bytes = getattr(memory, "temp_size_in_bytes", None) if memory is not None else None
   _reset_peak_rss()
   rss_before = _status_bytes("VmRSS")
-  grads = compiled(coeff, b)
+  grads = compiled(coeff, b, weights)
   jax.block_until_ready(grads)
   rss_peak = _status_bytes("VmHWM") - rss_before
   finite = bool(all(jnp.all(jnp.isfinite(g)) for g in grads))
   times = []
   for _ in range(reps):
     start = time.perf_counter()
-    jax.block_until_ready(compiled(coeff, b))
+    jax.block_until_ready(compiled(coeff, b, weights))
     times.append(time.perf_counter() - start)
   device = jax.devices()[0]
   stats = device.memory_stats()
