@@ -7,14 +7,14 @@
 # float32 over these lengths), the other rows train.
 #
 # Usage: scripts/reproduce_cpu.sh [ROOT [extra scripts/sweep.py options...]]   (ROOT default: runs/table1_cpu)
-# Re-running resumes: finished and diverged runs are skipped. Environment: SEEDS (default 0,1), STEPS (default 30).
+# Re-running resumes: finished and diverged runs are skipped. Environment: SEEDS (default 0,1), STEPS (default 20).
 # Writes ROOT/table1.{md,tex,csv}; docs/table1_cpu.md records a run of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="${1:-runs/table1_cpu}"
 shift || true
 SEEDS="${SEEDS:-0,1}"
-STEPS="${STEPS:-30}"
+STEPS="${STEPS:-20}"
 export JAX_PLATFORMS=cpu WANDB_MODE="${WANDB_MODE:-disabled}"
 start=$(date +%s)
 
