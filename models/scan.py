@@ -418,7 +418,11 @@ def _dense_recurrence_bwd(impl, reverse, residuals, g):
   A, h, h0 = residuals
   adjoint = _DENSE_KERNELS[impl](A.T, g, jnp.zeros_like(h0), not reverse)
   grad_h0 = _apply(adjoint[:, _first_index(reverse)], A.T)
-  grad_A = jnp.einsum("bli,blj->ij", adjoint, _prev_states(h, h0, reverse), precision=_HIGHEST)
+  # dA = sum_t lambda_t h_{t-1}^T: one (n, B*L) x (B*L, n) matmul on shifted views, no shifted copy of h
+  later, earlier = (slice(None, -1), slice(1, None)) if reverse else (slice(1, None), slice(None, -1))
+  first = _first_index(reverse)
+  grad_A = (jnp.einsum("bli,blj->ij", adjoint[:, later], h[:, earlier], precision=_HIGHEST)
+            + jnp.einsum("bi,bj->ij", adjoint[:, first], h0, precision=_HIGHEST))
   return grad_A, adjoint, grad_h0
 
 
