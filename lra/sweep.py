@@ -439,7 +439,8 @@ def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: s
   """The local runner: runs one after another, skipping done runs, resuming partial ones.
 
   Each run's train.py output goes to `<workdir>/sweep.log` (or the terminal with `stream`). One JSON line per
-  run (name, status before, exit code, wall seconds, status after) is appended to `journal_path`.
+  run (name, status before, exit code, wall seconds, status after, commit, command) is appended to
+  `journal_path`.
 
   Returns:
     Counts: {"skipped": .., "ran": .., "failed": ..}.
@@ -452,6 +453,7 @@ def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: s
       echo(f"[{i + 1}/{len(runs)}] {run.name}: {before}, skipped")
       continue
     echo(f"[{i + 1}/{len(runs)}] {run.name}: {'resuming' if before == 'partial' else 'starting'}")
+    commit = git_commit(repo_dir)  # a run imports the checkout as it is when it starts
     start = time.monotonic()
     log_path = None if stream else os.path.join(run.workdir, "sweep.log")
     rc = execute(run, program=program, repo_dir=repo_dir, log_path=log_path)
@@ -464,7 +466,8 @@ def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: s
     if journal_path:
       with open(journal_path, "a") as f:
         f.write(json.dumps(dict(name=run.name, workdir=run.workdir, before=before, rc=rc, after=after,
-                                wall_s=round(wall_s, 2))) + "\n")
+                                wall_s=round(wall_s, 2), commit=commit,
+                                command=run.command(program))) + "\n")
     if not ok and stop_on_error:
       break
   return counts
