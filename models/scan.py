@@ -17,11 +17,11 @@ the forward pass. JAX's complex convention is used (plain transposes, no conjuga
 (`jax.jvp`, `jax.jacfwd`) is not supported by a custom_vjp.
 
 Implementations (`impl`), chosen by `resolve_impl`:
-  diag:  "sequential"   lax.scan over L steps, O(B L n) work and memory.
+  diag:  "sequential"   a loop over L steps (lax.fori_loop writing h in place), O(B L n) work and memory.
          "associative"  jax.lax.associative_scan, log-depth, O(B L n log L) work (the authors' choice).
-         "chunked"      lax.scan over T steps on (B*C, n) chunks + a scan over C chunk carries + an elementwise
+         "chunked"      a loop over T steps on (B*C, n) chunks + a loop over C chunk carries + an elementwise
                         fix-up with the powers a^(t+1): O(T + C) sequential steps instead of L.
-  dense: "sequential"   lax.scan over L steps of (B, n) @ (n, n) (the authors' choice).
+  dense: "sequential"   a loop over L steps of (B, n) @ (n, n) (the authors' choice, as a lax.scan).
          "doubling"     log-depth Hillis-Steele scan: h_t += A^(2^k) h_{t-2^k} for k = 0, 1, ..., squaring A
                         each level: O(B L n^2 log L) work, O(B L n) memory, every op a big matmul.
          "chunked"      two passes of T steps of (B*C, n) @ (n, n) (chunk-local final states, then the states
@@ -40,13 +40,15 @@ DIAG_IMPLS = ("sequential", "associative", "chunked")
 DENSE_IMPLS = ("sequential", "doubling", "chunked", "matrix_associative")
 _KINDS = {"diag": DIAG_IMPLS, "dense": DENSE_IMPLS}
 
-# "auto" per platform and kind. CPU: measured by scripts/bench_scan.py (docs/bench_scan.md): the sequential
-# lax.scan is fastest for both kinds at every size measured (L 1024-16384, n 64-256, batch 8); the per-step
-# overhead of XLA's CPU while loop (~5-10 us) is small next to the work of a step, and the log-depth scans do
-# log L times the work on 2 cores. GPU / TPU (not measured here; no accelerator on this machine): the diagonal
-# recurrence is memory-bound and a lax.scan step is a kernel launch, so the log-depth associative scan is the
-# usual choice there (S5, LRU, recurrentgemma's non-Pallas path); for the dense recurrence the doubling scan
-# turns L small latency-bound matmuls into log L large ones that keep the matrix units busy.
+# "auto" per platform and kind. CPU: measured by scripts/bench_scan.py (docs/bench_scan.md, batch 8, L 1024-16384,
+# n 64-256, forward + backward). diag: "sequential" is the fastest at every size, 0.34-0.66x the time of the
+# authors' autodiff through associative_scan and half its memory ("chunked" is next, "associative" 2-4x slower).
+# dense: "sequential" and "chunked" are within the (large, shared-machine) noise of each other and of the authors'
+# lax.scan, "doubling" is 3-5x slower on 2 cores (log L times the flops); sequential is the simplest of the ties.
+# GPU / TPU (not measured: no accelerator was lent to this work): a lax.scan step is a kernel launch or a
+# latency-bound tiny op, so the log-depth associative scan is the usual choice for the memory-bound diagonal
+# recurrence (S5, LRU, recurrentgemma's non-Pallas path), and the doubling scan turns the dense recurrence's
+# L small matmuls into log L large ones that keep the matrix units busy. Measure there and update this table.
 _AUTO = {
     ("cpu", "diag"): "sequential",
     ("cpu", "dense"): "sequential",
