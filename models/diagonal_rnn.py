@@ -78,7 +78,7 @@ class DiagonalRNN(nnx.Module):
     """x (B, L, d_model) float, mask (B, L) bool prefix mask -> (y (B, L, d_model) float32, stats)."""
     lam, C, D = self.eigenvalues(), self.C[...], self.D[...]
     B_re, B_im = self.B_re[...], self.B_im[...]
-    x = x.astype(jnp.float32)
+    x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
 
     def recur(b, mask, reverse):
       if self.recurrent_layer_norm:

@@ -61,7 +61,7 @@ class LinearRNN(nnx.Module):
     last real token), float32 scalars.
     """
     A, B, C, D = (p[...] for p in (self.A, self.B, self.C, self.D))
-    x = x.astype(jnp.float32)
+    x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
 
     def project_in(u):
       return jnp.einsum("bld,nd->bln", u, B)

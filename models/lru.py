@@ -107,7 +107,7 @@ class LRU(nnx.Module):
     # Re(C h) = C_re Re(h) - C_im Im(h) = [C_re, -C_im] [Re h; Im h]: one real matmul.
     C_stacked = jnp.concatenate([self.C_re[...], -self.C_im[...]], axis=1)
     D = self.D[...]
-    x = x.astype(jnp.float32)
+    x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
 
     def recur(b, mask, reverse):
       if self.recurrent_layer_norm:
