@@ -22,6 +22,12 @@ def cache_dir(tmp_path, monkeypatch):
   return tmp_path / "cache"
 
 
+@pytest.fixture(scope="module")
+def shared_cache_dir(tmp_path_factory):
+  """One calibration cache for a module's tests that only need some scale, not a fresh computation."""
+  return tmp_path_factory.mktemp("calibration_cache")
+
+
 def test_names_and_unknown_name_lists_valid_ones():
   assert inits.names() == ALL_NAMES
   with pytest.raises(ValueError, match="unknown initializer 'xavier'; valid: glorot, glorot_half, rescaled_glorot"):
@@ -36,11 +42,12 @@ def test_unknown_parameter_names_valid_ones():
 @pytest.mark.parametrize("name", ALL_NAMES)
 @pytest.mark.parametrize("shape, dtype", [((180, 180), jnp.float32), ((180, 180), jnp.complex64),
                                           ((180,), jnp.complex64)])
-def test_same_key_same_array_other_key_other_array(name, shape, dtype, cache_dir):
-  if name == "calibrated_glorot" and dtype == jnp.complex64 and len(shape) == 2:
-    init = inits.get(name, field="complex", n_draws=40)
+def test_same_key_same_array_other_key_other_array(name, shape, dtype, shared_cache_dir):
+  if name == "calibrated_glorot":  # 20 calibration draws per field, shared by the three shapes
+    field = "complex" if dtype == jnp.complex64 and len(shape) == 2 else "real"
+    init = inits.get(name, field=field, n_draws=20, cache_dir=shared_cache_dir)
   else:
-    init = inits.get(name, **({"n_draws": 40} if name == "calibrated_glorot" else {}))
+    init = inits.get(name)
   first = init(jax.random.key(0), shape, dtype)
   assert first.shape == shape and first.dtype == dtype
   np.testing.assert_array_equal(first, init(jax.random.key(0), shape, dtype))
