@@ -1,8 +1,10 @@
-"""Shared pytest set-up: CPU JAX, wandb disabled, a float64 fixture, and the `slow` marker."""
+"""Shared pytest set-up: CPU JAX, wandb disabled, one BLAS thread, and a float64 fixture."""
 
 import os
 
 os.environ.setdefault("WANDB_MODE", "disabled")
+# One BLAS thread: numpy's eigendecompositions are 8x slower when two OpenBLAS threads fight XLA for 2 cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
