@@ -25,6 +25,24 @@ def complex_input_projection(u, B_re, B_im):
   return jax.lax.complex(stacked[..., :n], stacked[..., n:])
 
 
+def add_complex_layer_norm_params(block, n):
+  """The recurrent LayerNorm's parameters for a complex state: a real scale, a complex bias (re, im)."""
+  block.norm_scale = nnx.Param(jnp.ones((n,), jnp.float32))
+  block.norm_bias_re = nnx.Param(jnp.zeros((n,), jnp.float32))
+  block.norm_bias_im = nnx.Param(jnp.zeros((n,), jnp.float32))
+
+
+def diagonal_recurrence(block, lam):
+  """recur(b, mask, reverse) for h_t = lam * h_{t-1} + b_t, through the block's recurrent LayerNorm if it has one
+  (the DiagonalRNN and the LRU differ only in how lam is parametrised)."""
+  def recur(b, mask, reverse):
+    if block.recurrent_layer_norm:
+      bias = jax.lax.complex(block.norm_bias_re[...], block.norm_bias_im[...])
+      return norms.layer_norm_scan(lambda h: lam * h, b, mask, block.norm_scale[...], bias, reverse=reverse)
+    return scan_lib.diag_scan(lam, b, reverse=reverse, impl=block.scan)
+  return recur
+
+
 def initial_eigenvalues(init, init_params, key, n):
   """The eigenvalues (n,) complex64 of `init` (an inits name) drawn with `key`: a diagonal model's lambda."""
   return inits.get(init, **(init_params or {}))(key, (n,), jnp.complex64)
@@ -63,9 +81,7 @@ class DiagonalRNN(nnx.Module):
     self.C = nnx.Param(linear_rnn.normal(c_key, (d_model, c_width), 1.0 / c_width))
     self.D = nnx.Param(jax.random.normal(d_key, (d_model,), jnp.float32))
     if recurrent_layer_norm:
-      self.norm_scale = nnx.Param(jnp.ones((n,), jnp.float32))
-      self.norm_bias_re = nnx.Param(jnp.zeros((n,), jnp.float32))
-      self.norm_bias_im = nnx.Param(jnp.zeros((n,), jnp.float32))
+      add_complex_layer_norm_params(self, n)
     self.scan = scan
     self.recurrent_layer_norm = recurrent_layer_norm
     self.bidirectional = bidirectional
@@ -80,17 +96,11 @@ class DiagonalRNN(nnx.Module):
     B_re, B_im = self.B_re[...], self.B_im[...]
     x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
 
-    def recur(b, mask, reverse):
-      if self.recurrent_layer_norm:
-        bias = jax.lax.complex(self.norm_bias_re[...], self.norm_bias_im[...])
-        return norms.layer_norm_scan(lambda h: lam * h, b, mask, self.norm_scale[...], bias, reverse=reverse)
-      return scan_lib.diag_scan(lam, b, reverse=reverse, impl=self.scan)
-
     def project_out(h, u):
       return jnp.einsum("bln,dn->bld", jnp.real(h), C) + D * u
 
     return norms.apply_recurrence(
-        x, mask, project_in=lambda u: complex_input_projection(u, B_re, B_im), recur=recur,
+        x, mask, project_in=lambda u: complex_input_projection(u, B_re, B_im), recur=diagonal_recurrence(self, lam),
         project_out=project_out, bidirectional=self.bidirectional)
 
   def spectral_radius(self) -> float:

@@ -88,9 +88,7 @@ class LRU(nnx.Module):
     self.C_re, self.C_im = nnx.Param(C_re), nnx.Param(C_im)
     self.D = nnx.Param(jax.random.normal(d_key, (d_model,), jnp.float32))
     if recurrent_layer_norm:
-      self.norm_scale = nnx.Param(jnp.ones((n,), jnp.float32))
-      self.norm_bias_re = nnx.Param(jnp.zeros((n,), jnp.float32))
-      self.norm_bias_im = nnx.Param(jnp.zeros((n,), jnp.float32))
+      diagonal_rnn.add_complex_layer_norm_params(self, n)
     self.scan = scan
     self.recurrent_layer_norm = recurrent_layer_norm
     self.bidirectional = bidirectional
@@ -109,18 +107,13 @@ class LRU(nnx.Module):
     D = self.D[...]
     x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
 
-    def recur(b, mask, reverse):
-      if self.recurrent_layer_norm:
-        bias = jax.lax.complex(self.norm_bias_re[...], self.norm_bias_im[...])
-        return norms.layer_norm_scan(lambda h: lam * h, b, mask, self.norm_scale[...], bias, reverse=reverse)
-      return scan_lib.diag_scan(lam, b, reverse=reverse, impl=self.scan)
-
     def project_out(h, u):
       h_parts = jnp.concatenate([jnp.real(h), jnp.imag(h)], axis=-1)  # the column order of C_stacked
       return jnp.einsum("blk,dk->bld", h_parts, C_stacked) + D * u
 
     return norms.apply_recurrence(
-        x, mask, project_in=lambda u: diagonal_rnn.complex_input_projection(u, B_re, B_im), recur=recur,
+        x, mask, project_in=lambda u: diagonal_rnn.complex_input_projection(u, B_re, B_im),
+        recur=diagonal_rnn.diagonal_recurrence(self, lam),
         project_out=project_out, bidirectional=self.bidirectional)
 
   def spectral_radius(self) -> float:
