@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Sequence
 
@@ -485,7 +484,3 @@ def describe(runs: Sequence[Run], *, program: Sequence[str]) -> str:
     counts[status] = counts.get(status, 0) + 1
   lines.append(f"{len(runs)} runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
   return "\n".join(lines)
-
-
-def python_executable() -> str:
-  return sys.executable or "python"

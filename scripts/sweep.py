@@ -1,9 +1,9 @@
-"""Runs or emits a grid of train.py runs (Table 1 by default): locally one after another, as a SLURM array, or a wandb sweep.
+"""Runs a grid of train.py runs (Table 1 by default) one after another, or emits it as a SLURM array or wandb sweep.
 
 Examples (see docs/sweeps.md):
   python scripts/sweep.py --root runs/table1 --preset paper --dry-run
   python scripts/sweep.py --root runs/table1 --preset paper                    # local, sequential, resumable
-  python scripts/sweep.py --root /scratch/t1 --emit slurm --partition gpu --time 48:00:00 && sbatch /scratch/t1/sweep.slurm
+  python scripts/sweep.py --root /scratch/t1 --emit slurm --partition gpu --time 48:00:00   # then: sbatch <.slurm>
   python scripts/sweep.py --root /scratch/t1 --emit wandb --wandb-project glorot-lra   # then: wandb sweep <yaml>
   python scripts/sweep.py --root runs/ln --tasks imdb --layer-norm only --axis model.init=glorot,rescaled_glorot
 Internal entry points (used by the emitted files):

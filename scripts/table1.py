@@ -1,6 +1,6 @@
 """Builds Table 1 from results.json files under a sweep root (and optionally a wandb project): Markdown, LaTeX, CSV.
 
-  python scripts/table1.py --root runs/table1                     # prints Markdown; writes runs/table1/table1.{md,tex,csv}
+  python scripts/table1.py --root runs/table1    # prints Markdown; writes runs/table1/table1.{md,tex,csv}
   python scripts/table1.py --root runs/table1 --wandb-project glorot-lra --wandb-entity me
 """
 
