@@ -207,6 +207,7 @@ def run(config, workdir: str) -> dict:
       "task": config.task, "recurrence": config.model.recurrence, "init": config.model.init,
       "seed": config.seed, "d_model": config.model.d_model, "d_hidden": config.model.d_hidden,
       "n_layers": config.model.n_layers, "max_length": config.data.max_length,
+      "recurrent_layer_norm": bool(config.model.recurrent_layer_norm),
       "diverged": diverged_step is not None, "diverged_step": diverged_step,
       "best_val_accuracy": meta["best_val_accuracy"], "test_accuracy": meta["test_accuracy"],
       "best_step": meta["best_step"], "steps": step, "total_steps": total_steps,
