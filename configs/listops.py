@@ -19,7 +19,7 @@ def get_config(arg: str = "paper"):
   if arg.preset == "cpu":
     # Same task on a small generated set of short expressions; paper width n = 192 (rescaled Glorot needs n > 163).
     c.model.update(d_model=64, d_hidden=192, n_layers=2)
-    c.train.update(batch_size=32, epochs=6, log_every_steps=20, ckpt_every_steps=200)
+    c.train.update(batch_size=32, epochs=20, log_every_steps=20, ckpt_every_steps=500)
     c.optim.update(lr=3e-3, lr_factor=0.25, warmup_epochs=1.0)
     c.data.update(lra_data.cpu_data_overrides("listops"))
   return c
