@@ -196,13 +196,15 @@ def run(config, workdir: str) -> dict:
           save_latest()
         if step >= total_steps:
           break
-  finally:
+    meta["wall_s"] = wall_before + time.time() - t_start
+    if diverged_step is None:
+      save_latest()
+  except BaseException:
+    logger.close()
+    raise
+  finally:  # also on Ctrl-C or an error: let a checkpoint being written finish, so the next start can read it
     bar.close()
-
-  meta["wall_s"] = wall_before + time.time() - t_start
-  if diverged_step is None:
-    save_latest()
-  ckpts.close()
+    ckpts.close()
   results = {
       "task": config.task, "recurrence": config.model.recurrence, "init": config.model.init,
       "seed": config.seed, "d_model": config.model.d_model, "d_hidden": config.model.d_hidden,
