@@ -7,7 +7,6 @@ and a `:cpu` preset on the small learnable fixture (no download).
 """
 
 from configs import common
-from lra import data as lra_data
 
 
 def get_config(arg: str = "paper"):
@@ -17,9 +16,6 @@ def get_config(arg: str = "paper"):
   c.optim.update(lr=1e-3, lr_factor=0.025, weight_decay=0.05, warmup_epochs=18.0)
   c.train.update(batch_size=50, epochs=180)
   c.data.max_length = 1024
-  if arg.preset == "cpu":
-    c.model.update(d_model=64, d_hidden=192, n_layers=2, dropout=0.0)
-    c.train.update(batch_size=32, epochs=3, log_every_steps=10, ckpt_every_steps=200)
-    c.optim.update(lr=3e-3, lr_factor=0.25, warmup_epochs=0.5)
-    c.data.update(lra_data.cpu_data_overrides("scifar"))
+  if arg.preset == "cpu":  # the small learnable fixture in the raw format (no download)
+    common.shrink_for_cpu(c, epochs=3, warmup_epochs=0.5, log_every_steps=10, ckpt_every_steps=200)
   return c

@@ -167,6 +167,17 @@ def tfds_is_prepared(tfds_name: str, data_dir: str | None) -> bool:
     return False
 
 
+def resolve_source(dataset: str, task: str, cfg, raw_what: str) -> str:
+  """A task's `source` field as read: 'auto' is 'raw' when `raw_dir` is set, else 'tfds'; 'raw' needs `raw_dir`."""
+  source = cfg.source
+  if source == "auto":
+    source = "raw" if cfg.raw_dir else "tfds"
+  if source == "raw" and not cfg.raw_dir:
+    raise DataNotFoundError(f"{dataset}: config.data.{task}.source='raw' needs --config.data.{task}.raw_dir=PATH, "
+                            f"{raw_what}")
+  return source
+
+
 def default_data_config(task: str) -> ml_collections.ConfigDict:
   """Every data field of `task`, typed and commented; the task configs start from it.
 

@@ -114,13 +114,8 @@ class Imdb:
     """(texts, labels, where) of the source's "train" or "test" split, read once."""
     if split not in self._texts:
       cfg = self.data_cfg.imdb
-      source = cfg.source
-      if source == "auto":
-        source = "raw" if cfg.raw_dir else "tfds"
+      source = data.resolve_source("IMDB", "imdb", cfg, RAW_WHAT)
       if source == "raw":
-        if not cfg.raw_dir:
-          raise data.DataNotFoundError(f"IMDB: config.data.imdb.source='raw' needs --config.data.imdb.raw_dir=PATH, "
-                                       f"{RAW_WHAT}")
         self._texts[split] = (*read_raw(cfg.raw_dir, split), cfg.raw_dir)
       elif source == "fixture":
         root = fixtures.ensure_fixture("imdb", data.cache_dir(self.data_cfg), num_train=cfg.fixture_num_train,

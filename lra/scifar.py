@@ -134,13 +134,8 @@ class SCifar:
     """(images, labels, where) of the source's "train" or "test" split, read once."""
     if split not in self._cache:
       cfg = self.data_cfg.scifar
-      source = cfg.source
-      if source == "auto":
-        source = "raw" if cfg.raw_dir else "tfds"
+      source = data.resolve_source("sCIFAR", "scifar", cfg, RAW_WHAT)
       if source == "raw":
-        if not cfg.raw_dir:
-          raise data.DataNotFoundError("sCIFAR: config.data.scifar.source='raw' needs "
-                                       f"--config.data.scifar.raw_dir=PATH, {RAW_WHAT}")
         self._cache[split] = (*read_raw(cfg.raw_dir, split), cfg.raw_dir)
       elif source == "fixture":
         root = fixtures.ensure_fixture("scifar", data.cache_dir(self.data_cfg), num_train=cfg.fixture_num_train,
