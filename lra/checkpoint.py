@@ -24,6 +24,9 @@ class Checkpoints:
     manager = self._manager(which)
     manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
                  force=True)
+    # Wait for the write: the train step donates the state's buffers, and on CPU orbax's host copy can alias
+    # them, so an asynchronous write could store values of later steps under this step's number.
+    manager.wait_until_finished()
 
   def restore(self, which: str, like_state):
     """Returns (state, meta) of the newest checkpoint, shaped and sharded like `like_state`, or None."""
