@@ -13,10 +13,17 @@ from models import diagonal_rnn
 from models import linear_rnn
 from models import lru
 from models import norms
+from models import remat as remat_lib
 
 BLOCKS = {"dense": linear_rnn.LinearRNN, "diag": diagonal_rnn.DiagonalRNN, "lru": lru.LRU}
 RECURRENCES = tuple(BLOCKS)
 NORMS = ("batch", "layer")
+# model.remat: what the backward pass recomputes of each residual layer (models/remat.py).
+#   "none": nothing (autodiff keeps every intermediate); "full": everything from the layer's input (one more
+#   forward pass); "elementwise": keeps the outputs of the layer's matmuls and scans (the recurrence's states,
+#   the block's output, the GLU's pre-activation) and recomputes only elementwise work (norm, GELU, dropout).
+REMAT_KEEPS = {"full": (), "elementwise": ("states", "block", "glu")}
+REMATS = ("none", *REMAT_KEEPS)
 # The trained recurrence: Adam at lr * lr_factor, no weight decay (paper.md section 4). C, D, the recurrent
 # LayerNorm and everything else are "other" parameters.
 RECURRENT_PARAM_NAMES = frozenset(
@@ -52,37 +59,6 @@ def masked_mean(x, mask):
   return total / count[:, None]
 
 
-def recompute_in_backward(fn):
-  """Rematerialisation that holds on XLA:CPU: fn(differentiable, others) runs again in the backward pass.
-
-  The forward pass keeps only the inputs. `jax.checkpoint` does not save memory on XLA:CPU (jax 0.10): once
-  its optimisation barriers are removed, the CPU scheduler runs the recomputation early, next to the forward
-  pass, so every layer's activations are live at once (measured: same peak with and without). Here the
-  recomputation takes a data dependency on the incoming cotangent (its first entry, made finite, times 0: a
-  float product XLA does not fold), so it cannot start before the backward pass reaches the layer.
-
-  Args:
-    fn: (differentiable, others) -> outputs, pytrees; only `differentiable` (float leaves) gets gradients.
-  """
-  @jax.custom_vjp
-  def wrapped(differentiable, others):
-    return fn(differentiable, others)
-
-  def forward(differentiable, others):
-    return fn(differentiable, others), (differentiable, others)
-
-  def backward(residuals, cotangents):
-    differentiable, others = residuals
-    first = jax.tree.leaves(cotangents)[0].ravel()[0]
-    zero = jnp.where(jnp.isfinite(first), first, 0.0) * 0.0
-    differentiable = jax.tree.map(lambda leaf: leaf + zero.astype(leaf.dtype), differentiable)
-    _, vjp = jax.vjp(lambda d: fn(d, others), differentiable)
-    return vjp(cotangents)[0], None
-
-  wrapped.defvjp(forward, backward)
-  return wrapped
-
-
 class ResidualLayer(nnx.Module):
   """x + dropout(GLU(dropout(GELU(block(norm(x)))))), GLU(z) = Dense(z) * sigmoid(Dense'(z)) (one matmul).
 
@@ -92,10 +68,12 @@ class ResidualLayer(nnx.Module):
     glu: Linear(d, 2d); its halves are the GLU's value and gate.
   """
 
-  def __init__(self, block, d_model: int, *, norm: str, dropout_rate: float, double_gelu: bool, remat: bool,
+  def __init__(self, block, d_model: int, *, norm: str, dropout_rate: float, double_gelu: bool, remat: str,
                rngs: nnx.Rngs):
     if norm not in NORMS:
       raise ValueError(f"unknown norm {norm!r}; valid: {list(NORMS)}")
+    if remat not in REMATS:
+      raise ValueError(f"unknown remat {remat!r}; valid: {list(REMATS)}")
     if not 0.0 <= dropout_rate < 1.0:
       raise ValueError(f"dropout={dropout_rate} must lie in [0, 1)")
     self.norm = (nnx.BatchNorm(d_model, rngs=rngs) if norm == "batch" else nnx.LayerNorm(d_model, rngs=rngs))
@@ -109,38 +87,50 @@ class ResidualLayer(nnx.Module):
   def __call__(self, x, mask, *, train: bool, dropout_key=None):
     """x (B, L, d), mask (B, L) -> (x', stats of the block); 0 at padded steps.
 
-    With remat, the whole layer (norm included) is recomputed in the backward pass (`recompute_in_backward`);
-    BatchNorm's running statistics are carried out of the recomputed function and written back here.
+    Unless remat is "none", the layer (norm included) is recomputed in the backward pass from its input and
+    the values `REMAT_KEEPS[remat]` names (`remat_lib.recompute_in_backward`); BatchNorm's running statistics
+    are carried out of the recomputed function and written back here.
     """
-    if not self.remat:
-      return self._forward(x, mask, train=train, dropout_key=dropout_key)
+    if self.remat == "none":
+      return self._forward(x, mask, train=train, dropout_key=dropout_key)[:2]
     graphdef, params, rest = nnx.split(self, nnx.Param, ...)
+    keep = REMAT_KEEPS[self.remat]
 
-    def pure_forward(differentiable, others):
+    def pure_forward(differentiable, others, saved):
       params, x = differentiable
       rest, mask, dropout_key = others
       layer = nnx.merge(graphdef, params, rest, copy=True)
-      out, stats = layer._forward(x, mask, train=train, dropout_key=dropout_key)
-      return out, stats, nnx.state(layer, nnx.BatchStat)
+      out, stats, kept = layer._forward(x, mask, train=train, dropout_key=dropout_key, saved=saved)
+      kept = {name: value for name, value in kept.items() if name in keep}
+      return (out, stats, nnx.state(layer, nnx.BatchStat)), kept
 
-    out, stats, batch_stats = recompute_in_backward(pure_forward)((params, x), (rest, mask, dropout_key))
+    out, stats, batch_stats = remat_lib.recompute_in_backward(pure_forward)((params, x), (rest, mask, dropout_key))
     nnx.update(self, batch_stats)
     return out, stats
 
-  def _forward(self, x, mask, *, train: bool, dropout_key=None):
+  def _forward(self, x, mask, *, train: bool, dropout_key=None, saved=None):
+    """The layer; returns (x', stats, the values worth keeping for the backward pass). `saved`: such values
+    from an earlier call on the same inputs, used in place of computing them (see models/remat.py)."""
+    saved = saved or {}
     if self.norm_kind == "batch":
       z = self.norm(x, use_running_average=not train, mask=mask[..., None])
     else:
       z = self.norm(x)
     keys = (None, None) if dropout_key is None else tuple(jax.random.split(dropout_key))
-    y, stats = self.block(z, mask)
+    y, stats, states = self.block(z, mask, states=saved.get("states"), return_states=True)
+    y = remat_lib.reuse(y, saved.get("block"))
+    kept = {"block": y}
+    if not self.block.recurrent_layer_norm:  # a nonlinear scan cannot take its states back: it is recomputed
+      kept["states"] = states
     y = jax.nn.gelu(y)
     if self.double_gelu:
       y = jax.nn.gelu(y)
     y = dropout(y, self.dropout_rate, keys[0], deterministic=not train)
-    value, gate = jnp.split(self.glu(y), 2, axis=-1)
+    glu = remat_lib.reuse(self.glu(y), saved.get("glu"))
+    kept["glu"] = glu
+    value, gate = jnp.split(glu, 2, axis=-1)
     y = dropout(value * jax.nn.sigmoid(gate), self.dropout_rate, keys[1], deterministic=not train)
-    return x + jnp.where(mask[..., None], y, 0.0), stats
+    return x + jnp.where(mask[..., None], y, 0.0), stats, kept
 
 
 class SequenceClassifier(nnx.Module):
@@ -153,7 +143,7 @@ class SequenceClassifier(nnx.Module):
 
   def __init__(self, make_block, *, vocab_size: int | None, input_dim: int, num_classes: int, d_model: int,
                n_layers: int, norm: str = "batch", dropout_rate: float = 0.0, double_gelu: bool = False,
-               remat: bool = True, rngs: nnx.Rngs):
+               remat: str = "full", rngs: nnx.Rngs):
     """make_block(rngs) -> a recurrent block of width d_model; called once per layer."""
     if vocab_size is not None:
       self.encoder = nnx.Embed(vocab_size, d_model, embedding_init=nnx.initializers.lecun_normal(), rngs=rngs)
@@ -235,5 +225,5 @@ def build(model_cfg, *, vocab_size: int | None, input_dim: int, num_classes: int
       make_block, vocab_size=vocab_size, input_dim=input_dim, num_classes=num_classes,
       d_model=model_cfg.d_model, n_layers=model_cfg.n_layers, norm=model_cfg.norm,
       dropout_rate=float(model_cfg.get("dropout", 0.0)), double_gelu=model_cfg.get("double_gelu", False),
-      remat=model_cfg.get("remat", True), rngs=rngs)
+      remat=model_cfg.get("remat", "full"), rngs=rngs)
 

@@ -35,11 +35,11 @@ def add_complex_layer_norm_params(block, n):
 def diagonal_recurrence(block, lam):
   """recur(b, mask, reverse) for h_t = lam * h_{t-1} + b_t, through the block's recurrent LayerNorm if it has one
   (the DiagonalRNN and the LRU differ only in how lam is parametrised)."""
-  def recur(b, mask, reverse):
-    if block.recurrent_layer_norm:
+  def recur(b, mask, reverse, states):
+    if block.recurrent_layer_norm:  # nonlinear: recomputed, never given states
       bias = jax.lax.complex(block.norm_bias_re[...], block.norm_bias_im[...])
       return norms.layer_norm_scan(lambda h: lam * h, b, mask, block.norm_scale[...], bias, reverse=reverse)
-    return scan_lib.diag_scan(lam, b, reverse=reverse, impl=block.scan)
+    return scan_lib.diag_scan(lam, b, reverse=reverse, impl=block.scan, states=states)
   return recur
 
 
@@ -90,7 +90,7 @@ class DiagonalRNN(nnx.Module):
     """The live lambda (n,) complex64."""
     return jax.lax.complex(self.lambda_re[...], self.lambda_im[...])
 
-  def __call__(self, x, mask):
+  def __call__(self, x, mask, *, states=None, return_states=False):
     """x (B, L, d_model) float, mask (B, L) bool prefix mask -> (y (B, L, d_model) float32, stats)."""
     lam, C, D = self.eigenvalues(), self.C[...], self.D[...]
     B_re, B_im = self.B_re[...], self.B_im[...]
@@ -101,7 +101,8 @@ class DiagonalRNN(nnx.Module):
 
     return norms.apply_recurrence(
         x, mask, project_in=lambda u: complex_input_projection(u, B_re, B_im), recur=diagonal_recurrence(self, lam),
-        project_out=project_out, bidirectional=self.bidirectional)
+        project_out=project_out, bidirectional=self.bidirectional,
+        states=states, return_states=return_states)
 
   def spectral_radius(self) -> float:
     """max |lambda| of the live parameters, on the host."""

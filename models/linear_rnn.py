@@ -54,7 +54,7 @@ class LinearRNN(nnx.Module):
     self.recurrent_layer_norm = recurrent_layer_norm
     self.bidirectional = bidirectional
 
-  def __call__(self, x, mask):
+  def __call__(self, x, mask, *, states=None, return_states=False):
     """x (B, L, d_model) float, mask (B, L) bool prefix mask -> (y (B, L, d_model) float32, stats).
 
     stats: max_abs_h (batch max over real steps and units), final_state_norm (batch mean of ||h|| after the
@@ -66,17 +66,18 @@ class LinearRNN(nnx.Module):
     def project_in(u):
       return jnp.einsum("bld,nd->bln", u, B)
 
-    def recur(b, mask, reverse):
-      if self.recurrent_layer_norm:
+    def recur(b, mask, reverse, states):
+      if self.recurrent_layer_norm:  # nonlinear: recomputed, never given states
         return norms.layer_norm_scan(lambda h: h @ A.T, b, mask, self.norm_scale[...], self.norm_bias[...],
                                      reverse=reverse)
-      return scan_lib.dense_scan(A, b, reverse=reverse, impl=self.scan)
+      return scan_lib.dense_scan(A, b, reverse=reverse, impl=self.scan, states=states)
 
     def project_out(h, u):
       return jnp.einsum("bln,dn->bld", h, C) + D * u
 
     return norms.apply_recurrence(x, mask, project_in=project_in, recur=recur, project_out=project_out,
-                                  bidirectional=self.bidirectional)
+                                  bidirectional=self.bidirectional,
+        states=states, return_states=return_states)
 
   def spectral_radius(self) -> float:
     """max |eig(A)| of the live A, on the host in float64."""

@@ -97,7 +97,7 @@ class LRU(nnx.Module):
     """The live lambda (n,) complex64."""
     return lru_eigenvalues(self.nu_log[...], self.theta_log[...])
 
-  def __call__(self, x, mask):
+  def __call__(self, x, mask, *, states=None, return_states=False):
     """x (B, L, d_model) float, mask (B, L) bool prefix mask -> (y (B, L, d_model) float32, stats)."""
     lam, gamma = self.eigenvalues(), jnp.exp(self.gamma_log[...])
     # gamma scales the rows of B (B is only used in products with u), so B u is one real matmul.
@@ -114,7 +114,8 @@ class LRU(nnx.Module):
     return norms.apply_recurrence(
         x, mask, project_in=lambda u: diagonal_rnn.complex_input_projection(u, B_re, B_im),
         recur=diagonal_rnn.diagonal_recurrence(self, lam),
-        project_out=project_out, bidirectional=self.bidirectional)
+        project_out=project_out, bidirectional=self.bidirectional,
+        states=states, return_states=return_states)
 
   def spectral_radius(self) -> float:
     """max |lambda| = max exp(-exp(nu_log)) of the live parameters, on the host."""

@@ -202,3 +202,31 @@ def test_errors_name_the_bad_value_and_the_valid_ones():
     scan.diag_scan(jnp.ones(2), b)
   with pytest.raises(ValueError, match=r"h0 must be"):
     scan.diag_scan(jnp.ones(3), b, jnp.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("kind", ["diag", "dense"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_given_states_skip_the_loop_and_keep_exact_gradients(x64, kind, reverse):
+  """states= returns the given states as they are and differentiates like the loop (batch 3: the dense
+  backward's flattened dA crosses two sequence boundaries)."""
+  rng = np.random.default_rng(4)
+  batch, length = 3, 9
+  b = jnp.asarray(complex_normal(rng, (batch, length, WIDTH)))
+  h0 = jnp.asarray(complex_normal(rng, (batch, WIDTH)))
+  weights = jnp.asarray(rng.uniform(0.5, 1.5, (batch, length, WIDTH)))
+  if kind == "diag":
+    coefficient = jnp.asarray(0.9 * np.exp(1j * rng.uniform(0, 2 * np.pi, WIDTH)))
+    scan_fn, loop = scan.diag_scan, loop_diag
+  else:
+    coefficient = jnp.asarray(complex_normal(rng, (WIDTH, WIDTH)) / np.sqrt(2 * WIDTH))
+    scan_fn, loop = scan.dense_scan, loop_dense
+
+  def given_states(c, b, h0):
+    states = jax.lax.stop_gradient(scan_fn(c, b, h0, reverse=reverse))
+    return scan_fn(c, b, h0, reverse=reverse, states=states)
+
+  assert_values_and_grads(given_states, lambda c, b, h0: loop(c, b, h0, reverse), (coefficient, b, h0), weights)
+  zeros = jnp.zeros((batch, length, WIDTH), b.dtype)
+  np.testing.assert_array_equal(scan_fn(coefficient, b, h0, reverse=reverse, states=zeros), zeros)
+  with pytest.raises(ValueError, match=r"states must be the \(B, L, n\) = \(3, 9, 5\) complex128 result"):
+    scan_fn(coefficient, b, h0, states=zeros[:, 1:])
