@@ -2,6 +2,8 @@
 
   python scripts/bench_step.py --config configs/listops.py --config.model.recurrence=dense   # one row
   python scripts/bench_step.py --table authors       # the authors' ListOps configs, each in its own process
+  python scripts/bench_step.py --table authors --config configs/listops.py --config.model.remat=full   # + overrides
+  python scripts/bench_step.py --config configs/listops.py --profile out/profile   # + a Perfetto trace of a step
 
 The batch is synthetic (random tokens or values of the task's shape and the config's batch size and length), so
 no data set is needed. Peak memory is the process's peak resident set (ru_maxrss) minus its size before the model
@@ -26,6 +28,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/<task>.py[:pr
 _STEPS = flags.DEFINE_integer("steps", 3, "Timed steps after one warm-up step.")
 _TABLE = flags.DEFINE_enum("table", None, ["authors"], "Run a predefined table of configs, one process a row.")
 _JSON = flags.DEFINE_string("json", None, "Append the row as JSON to this file.")
+_PROFILE = flags.DEFINE_string("profile", None, "Also trace one step with jax.profiler into this directory.")
 
 # The authors' code (NogaBar/Rescaled_Glorot_for_RNN) timed on this 2-core CPU at the ListOps paper config
 # (issue 5): seconds a step and peak GB, at 6 layers / batch 32 and at 2 layers / batch 8 (time only).
@@ -111,6 +114,10 @@ def bench(config, n_steps: int) -> dict:
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - t)
   step_s = float(np.median(times))
+  if _PROFILE.value:  # one more step under the profiler: a Perfetto trace (ui.perfetto.dev) of every XLA op
+    with jax.profiler.trace(_PROFILE.value, create_perfetto_trace=True):
+      state, metrics = compiled(state, batch)
+      jax.block_until_ready(metrics)
   m = config.model
   return {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
           "d_hidden": m.d_hidden, "batch_size": batch_size, "length": length, "scan": m.scan,
@@ -139,12 +146,15 @@ def main(argv):
   del argv
   if _TABLE.value == "authors":
     out = os.path.abspath(_JSON.value or "bench_step.jsonl")
+    # Overrides given with the table apply to every row: --config configs/listops.py --config.model.remat=full
+    overrides = [arg for arg in sys.argv[1:] if arg.startswith("--config.")]
     print(HEADER, flush=True)
     for (recurrence, n_layers, batch_size) in AUTHORS:
       cmd = [sys.executable, os.path.abspath(__file__), "--config", "configs/listops.py",
              f"--config.model.recurrence={recurrence}", f"--config.model.n_layers={n_layers}",
              f"--config.train.batch_size={batch_size}", "--config.model.init=" +
-             ("lru_ring" if recurrence == "lru" else "rescaled_glorot"), f"--json={out}", "--quiet_row"]
+             ("lru_ring" if recurrence == "lru" else "rescaled_glorot"), f"--json={out}", "--quiet_row",
+             *overrides]
       proc = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(cmd[1])))
       if proc.returncode:
         print(f"| {recurrence} {n_layers} {batch_size} | failed: {proc.stderr.strip().splitlines()[-1:]} |")
