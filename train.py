@@ -33,7 +33,9 @@ def main(argv):
   del argv
   if _CONFIG.value is None or _WORKDIR.value is None:
     sys.exit("usage: python train.py --config configs/<task>.py[:cpu] --workdir DIR [--config.a.b=value ...]")
+  from lra import host_memory
   from lra import loop  # imported after flag parsing so that --help is fast
+  host_memory.keep_freed_memory()  # before the first jax computation: no page faults in every step
   try:
     loop.run(_CONFIG.value, _WORKDIR.value)
   except (ValueError, FileNotFoundError) as e:

@@ -21,6 +21,7 @@ def test_bench_step_prints_a_row_writes_json_and_a_trace(tmp_path):
   assert row["n_layers"] == 1 and row["batch_size"] == 4 and row["length"] == 32
   assert row["remat"] == "elementwise" and row["loss_finite"] and row["step_s"] > 0
   assert row["gflops_per_s"] > 0 and row["peak_gb"] >= 0
+  assert row["keep_freed_memory"] and row["minor_faults_per_step"] >= 0
   assert proc.stdout.splitlines()[-1].startswith("| listops | diag | 1 | 4 | 32 |")
   traces = [name for _, _, files in os.walk(tmp_path / "profile") for name in files]
   assert any(name.endswith("perfetto_trace.json.gz") for name in traces), traces
