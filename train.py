@@ -33,9 +33,7 @@ def main(argv):
   del argv
   if _CONFIG.value is None or _WORKDIR.value is None:
     sys.exit("usage: python train.py --config configs/<task>.py[:cpu] --workdir DIR [--config.a.b=value ...]")
-  from lra import host_memory
   from lra import loop  # imported after flag parsing so that --help is fast
-  host_memory.keep_freed_memory()  # before the first jax computation: no page faults in every step
   try:
     loop.run(_CONFIG.value, _WORKDIR.value)
   except (ValueError, FileNotFoundError) as e:
@@ -44,5 +42,7 @@ def main(argv):
 
 if __name__ == "__main__":
   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  from lra import host_memory
+  host_memory.reexec_with_tuned_malloc()  # XLA:CPU then reuses freed step buffers (lra/host_memory.py)
   remaining = parse_flags(sys.argv)
   main(remaining)

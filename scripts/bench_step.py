@@ -9,8 +9,9 @@ The batch is synthetic (random tokens or values of the task's shape and the conf
 no data set is needed. Peak memory is the process's peak resident set (ru_maxrss) minus its size before the model
 was built, in a fresh process per row: "step peak" is the peak while the timed steps run (the kernel's VmHWM,
 reset after compiling and one warm-up step), "process peak" also counts compilation. XLA's own estimate of the
-step's temporaries is printed beside them. Like train.py, it first tunes malloc so that freed memory is reused
-(lra/host_memory.py; --nokeep_freed_memory to compare): the JSON row counts the minor page faults a step.
+step's temporaries is printed beside them. Like train.py, it re-executes itself with glibc malloc tuned so that
+freed step buffers are reused (lra/host_memory.py; MALLOC_ARENA_MAX=8 keeps glibc's default behaviour, to
+compare); the JSON row counts the minor page faults a step.
 GFLOP/s divides XLA's flop count of the compiled step by the median step time; the peak it is compared with is a
 float32 matmul measured on this machine at the shapes the model uses ((B*L, d_model) x (d_model, d_model)).
 """
@@ -29,7 +30,6 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/<task>.py[:pr
 _STEPS = flags.DEFINE_integer("steps", 3, "Timed steps after one warm-up step.")
 _TABLE = flags.DEFINE_enum("table", None, ["authors"], "Run a predefined table of configs, one process a row.")
 _JSON = flags.DEFINE_string("json", None, "Append the row as JSON to this file.")
-_KEEP_FREED = flags.DEFINE_bool("keep_freed_memory", True, "Tune malloc as train.py does (lra/host_memory.py).")
 _PROFILE = flags.DEFINE_string("profile", None, "Also trace one step with jax.profiler into this directory.")
 
 # The authors' code (NogaBar/Rescaled_Glorot_for_RNN) timed on this 2-core CPU at the ListOps paper config
@@ -81,9 +81,7 @@ def bench(config, n_steps: int) -> dict:
   import models
   from lra import get_task, optim, steps
 
-  if _KEEP_FREED.value:
-    from lra import host_memory
-    host_memory.keep_freed_memory()
+  from lra import host_memory
   rss_before = _status_gb("VmRSS")
   task = get_task(config.task, config.data)
   batch_size, length = config.train.batch_size, config.data.max_length
@@ -133,7 +131,7 @@ def bench(config, n_steps: int) -> dict:
           "xla_temp_gb": temp_gb, "gflops_per_s": flops / step_s / 1e9,
           "matmul_peak_gflops_per_s": matmul_peak_gflops(batch_size * length, m.d_model),
           "platform": jax.default_backend(), "loss_finite": bool(metrics["finite"]),
-          "minor_faults_per_step": faults_per_step, "keep_freed_memory": _KEEP_FREED.value}
+          "minor_faults_per_step": faults_per_step, "tuned_malloc": host_memory.malloc_is_tuned()}
 
 
 def _row(r: dict) -> str:
@@ -182,5 +180,7 @@ def main(argv):
 
 if __name__ == "__main__":
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  from lra import host_memory
+  host_memory.reexec_with_tuned_malloc()
   flags.DEFINE_bool("quiet_row", False, "Print only the row (used by --table).")
   app.run(main)
