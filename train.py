@@ -43,6 +43,6 @@ def main(argv):
 if __name__ == "__main__":
   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   from lra import host_memory
-  host_memory.reexec_with_tuned_malloc()  # XLA:CPU then reuses freed step buffers (lra/host_memory.py)
+  host_memory.reexec_with_huge_pages()  # fewer page faults a step on CPU (lra/host_memory.py)
   remaining = parse_flags(sys.argv)
   main(remaining)

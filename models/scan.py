@@ -116,21 +116,30 @@ def _scan_axis(step, init, xs, axis, *, reverse=False, keep_states=True):
 
   A fori_loop reads x_t with a dynamic slice and writes the new state in place into the output with a dynamic
   update slice, so there are no (B, L, n) transposes in or out (on CPU they cost about as much as the scan).
+  When the state is a single array shaped and typed like x_t and there is one x, the states overwrite xs[0] in
+  its own buffer (x_t is read before h_t is written there): no separate output buffer, whose zero-filled
+  initial value XLA would otherwise hoist and keep alive for the whole program (measured: the 12 loop outputs of
+  a 6-layer step, 0.6 GB, live from the start).
   step(state, *x_t) -> state, with state a pytree of arrays shaped like x_t. Returns (final state, the states
   stacked along `axis`, or None when keep_states is False).
   """
   length = xs[0].shape[axis]
+  in_place = (keep_states and len(xs) == 1 and isinstance(init, jax.Array)
+              and init.shape == xs[0].shape[:axis] + xs[0].shape[axis + 1:] and init.dtype == xs[0].dtype)
 
   def body(i, carry):
     state, states = carry
     t = length - 1 - i if reverse else i
-    state = step(state, *(jax.lax.dynamic_index_in_dim(x, t, axis, keepdims=False) for x in xs))
+    sources = [states] if in_place else xs
+    state = step(state, *(jax.lax.dynamic_index_in_dim(x, t, axis, keepdims=False) for x in sources))
     if keep_states:
       states = jax.tree.map(lambda out, s: jax.lax.dynamic_update_index_in_dim(out, s, t, axis), states, state)
     return state, states
 
   states = None
-  if keep_states:
+  if in_place:
+    states = xs[0]
+  elif keep_states:
     states = jax.tree.map(lambda s: jnp.zeros(s.shape[:axis] + (length,) + s.shape[axis:], s.dtype), init)
   return jax.lax.fori_loop(0, length, body, (init, states))
 
@@ -256,10 +265,10 @@ def _diag_sequential_adjoint(a, g, h, h0, reverse):
   from h in the same step, so no shifted copy of h and no second pass over (B, L, n) arrays."""
   length = g.shape[1]
 
-  def body(i, carry):
+  def body(i, carry):  # the adjoint overwrites g in its buffer (g_t is read first; see _scan_axis)
     adjoint_t, grad_a, adjoint = carry
     t = i if reverse else length - 1 - i
-    adjoint_t = a * adjoint_t + jax.lax.dynamic_index_in_dim(g, t, 1, keepdims=False)
+    adjoint_t = a * adjoint_t + jax.lax.dynamic_index_in_dim(adjoint, t, 1, keepdims=False)
     adjoint = jax.lax.dynamic_update_index_in_dim(adjoint, adjoint_t, t, 1)
     t_prev = t + 1 if reverse else t - 1
     in_range = (t_prev >= 0) & (t_prev < length)
@@ -268,7 +277,7 @@ def _diag_sequential_adjoint(a, g, h, h0, reverse):
     return adjoint_t, grad_a + adjoint_t * h_prev, adjoint
 
   zeros = jnp.zeros_like(h0)
-  _, grad_a, adjoint = jax.lax.fori_loop(0, length, body, (zeros, zeros, jnp.zeros_like(g)))
+  _, grad_a, adjoint = jax.lax.fori_loop(0, length, body, (zeros, zeros, g))
   return adjoint, grad_a
 
 

@@ -9,8 +9,8 @@ The batch is synthetic (random tokens or values of the task's shape and the conf
 no data set is needed. Peak memory is the process's peak resident set (ru_maxrss) minus its size before the model
 was built, in a fresh process per row: "step peak" is the peak while the timed steps run (the kernel's VmHWM,
 reset after compiling and one warm-up step), "process peak" also counts compilation. XLA's own estimate of the
-step's temporaries is printed beside them. Like train.py, it re-executes itself with glibc malloc tuned so that
-freed step buffers are reused (lra/host_memory.py; MALLOC_ARENA_MAX=8 keeps glibc's default behaviour, to
+step's temporaries is printed beside them. Like train.py, it re-executes itself with glibc's malloc asking for
+transparent huge pages (lra/host_memory.py; `GLIBC_TUNABLES=glibc.malloc.hugetlb=0` keeps glibc's default, to
 compare); the JSON row counts the minor page faults a step.
 GFLOP/s divides XLA's flop count of the compiled step by the median step time; the peak it is compared with is a
 float32 matmul measured on this machine at the shapes the model uses ((B*L, d_model) x (d_model, d_model)).
@@ -131,7 +131,7 @@ def bench(config, n_steps: int) -> dict:
           "xla_temp_gb": temp_gb, "gflops_per_s": flops / step_s / 1e9,
           "matmul_peak_gflops_per_s": matmul_peak_gflops(batch_size * length, m.d_model),
           "platform": jax.default_backend(), "loss_finite": bool(metrics["finite"]),
-          "minor_faults_per_step": faults_per_step, "tuned_malloc": host_memory.malloc_is_tuned()}
+          "minor_faults_per_step": faults_per_step, "huge_pages": host_memory.malloc_is_tuned()}
 
 
 def _row(r: dict) -> str:
@@ -181,6 +181,6 @@ def main(argv):
 if __name__ == "__main__":
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   from lra import host_memory
-  host_memory.reexec_with_tuned_malloc()
+  host_memory.reexec_with_huge_pages()
   flags.DEFINE_bool("quiet_row", False, "Print only the row (used by --table).")
   app.run(main)
