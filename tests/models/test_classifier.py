@@ -112,9 +112,9 @@ def test_masked_mean_matches_naive_mean_and_handles_empty_rows():
 
 def test_remat_keeps_values_and_gradients_and_lowers_peak_memory():
   """Same logits, stats, gradients and BatchNorm statistics with every remat; XLA's temporary memory of the
-  backward pass is lower with "full" (jax.checkpoint's was not, on XLA:CPU) and with "elementwise" than with
-  "none", and "states" does fewer flops than "full" (it recomputes no scan), "elementwise" fewer still (nor any
-  matmul)."""
+  backward pass is lower with "full" (jax.checkpoint's was not, on XLA:CPU), "states" and "elementwise" than
+  with "none", and "states" does fewer flops than "full" (it recomputes no scan), "elementwise" fewer still
+  (nor any matmul)."""
   batch, length = 8, 128
   tokens = jax.random.randint(jax.random.key(0), (batch, length), 1, 11)
   lengths = jnp.asarray(np.linspace(1, length, batch).astype(np.int32))
@@ -137,7 +137,7 @@ def test_remat_keeps_values_and_gradients_and_lowers_peak_memory():
     for a, b in zip(jax.tree.leaves(results[remat]), jax.tree.leaves(results["none"])):
       np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
   assert temp["full"] < 0.7 * temp["none"], temp
-  assert temp["elementwise"] < temp["none"], temp
+  assert temp["states"] < temp["elementwise"] < temp["none"], temp
   assert flops["elementwise"] < 0.9 * flops["full"] and flops["elementwise"] < flops["states"] < flops["full"], flops
 
 
