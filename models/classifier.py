@@ -14,6 +14,7 @@ from models import linear_rnn
 from models import lru
 from models import norms
 from models import remat as remat_lib
+from models.tokenwise import tokenwise_matmul
 
 BLOCKS = {"dense": linear_rnn.LinearRNN, "diag": diagonal_rnn.DiagonalRNN, "lru": lru.LRU}
 RECURRENCES = tuple(BLOCKS)
@@ -131,7 +132,8 @@ class ResidualLayer(nnx.Module):
     # one (d, 2d) matmul and a split (its backward concatenates the two cotangents and copies them transposed).
     kernel, bias = self.glu.kernel[...], self.glu.bias[...]
     d_model = kernel.shape[0]
-    value, gate = (y @ kernel[:, :d_model] + bias[:d_model], y @ kernel[:, d_model:] + bias[d_model:])
+    value = tokenwise_matmul(y, kernel[:, :d_model]) + bias[:d_model]
+    gate = tokenwise_matmul(y, kernel[:, d_model:]) + bias[d_model:]
     saved_value, saved_gate = saved.get("glu", (None, None))
     value, gate = remat_lib.reuse(value, saved_value), remat_lib.reuse(gate, saved_gate)
     kept["glu"] = (value, gate)

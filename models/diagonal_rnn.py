@@ -9,6 +9,7 @@ import inits
 from models import linear_rnn
 from models import norms
 from models import scan as scan_lib
+from models.tokenwise import tokenwise_matmul
 
 
 def complex_normal_pair(key, shape, mean_squared_modulus):
@@ -21,7 +22,7 @@ def complex_normal_pair(key, shape, mean_squared_modulus):
 def complex_input_projection(u, B_re, B_im):
   """B u for complex B = B_re + i B_im (n, d) and real u (B, L, d), as ONE real matmul -> complex64 (B, L, n)."""
   n = B_re.shape[0]
-  stacked = jnp.einsum("bld,kd->blk", u, jnp.concatenate([B_re, B_im], axis=0))
+  stacked = tokenwise_matmul(u, jnp.concatenate([B_re, B_im], axis=0).T)
   return jax.lax.complex(stacked[..., :n], stacked[..., n:])
 
 
@@ -97,7 +98,7 @@ class DiagonalRNN(nnx.Module):
     x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
 
     def project_out(h, u):
-      return jnp.einsum("bln,dn->bld", jnp.real(h), C) + D * u
+      return tokenwise_matmul(jnp.real(h), C.T) + D * u
 
     return norms.apply_recurrence(
         x, mask, project_in=lambda u: complex_input_projection(u, B_re, B_im), recur=diagonal_recurrence(self, lam),

@@ -11,6 +11,7 @@ import inits
 from inits import theory
 from models import norms
 from models import scan as scan_lib
+from models.tokenwise import tokenwise_matmul
 
 
 def normal(key, shape, variance, dtype=jnp.float32):
@@ -64,7 +65,7 @@ class LinearRNN(nnx.Module):
     x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
 
     def project_in(u):
-      return jnp.einsum("bld,nd->bln", u, B)
+      return tokenwise_matmul(u, B.T)
 
     def recur(b, mask, reverse, states):
       if self.recurrent_layer_norm:  # nonlinear: recomputed, never given states
@@ -73,7 +74,7 @@ class LinearRNN(nnx.Module):
       return scan_lib.dense_scan(A, b, reverse=reverse, impl=self.scan, states=states)
 
     def project_out(h, u):
-      return jnp.einsum("bln,dn->bld", h, C) + D * u
+      return tokenwise_matmul(h, C.T) + D * u
 
     return norms.apply_recurrence(x, mask, project_in=project_in, recur=recur, project_out=project_out,
                                   bidirectional=self.bidirectional,

@@ -10,6 +10,7 @@ from flax import nnx
 from models import diagonal_rnn
 from models import norms
 from models import scan as scan_lib
+from models.tokenwise import tokenwise_matmul
 
 MIN_MODULUS = 1e-6  # |lambda| below this is raised to it: nu = log(-log|lambda|) is +inf at |lambda| = 0
 
@@ -109,7 +110,7 @@ class LRU(nnx.Module):
 
     def project_out(h, u):
       h_parts = jnp.concatenate([jnp.real(h), jnp.imag(h)], axis=-1)  # the column order of C_stacked
-      return jnp.einsum("blk,dk->bld", h_parts, C_stacked) + D * u
+      return tokenwise_matmul(h_parts, C_stacked.T) + D * u
 
     return norms.apply_recurrence(
         x, mask, project_in=lambda u: diagonal_rnn.complex_input_projection(u, B_re, B_im),
