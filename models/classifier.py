@@ -151,7 +151,7 @@ class SequenceClassifier(nnx.Module):
 
   def __init__(self, make_block, *, vocab_size: int | None, input_dim: int, num_classes: int, d_model: int,
                n_layers: int, norm: str = "batch", dropout_rate: float = 0.0, double_gelu: bool = False,
-               remat: str = "elementwise", rngs: nnx.Rngs):
+               remat: str = "states", rngs: nnx.Rngs):
     """make_block(rngs) -> a recurrent block of width d_model; called once per layer."""
     if vocab_size is not None:
       self.encoder = nnx.Embed(vocab_size, d_model, embedding_init=nnx.initializers.lecun_normal(), rngs=rngs)
@@ -233,5 +233,5 @@ def build(model_cfg, *, vocab_size: int | None, input_dim: int, num_classes: int
       make_block, vocab_size=vocab_size, input_dim=input_dim, num_classes=num_classes,
       d_model=model_cfg.d_model, n_layers=model_cfg.n_layers, norm=model_cfg.norm,
       dropout_rate=float(model_cfg.get("dropout", 0.0)), double_gelu=model_cfg.get("double_gelu", False),
-      remat=model_cfg.get("remat", "elementwise"), rngs=rngs)
+      remat=model_cfg.get("remat", "states"), rngs=rngs)
 
