@@ -59,7 +59,7 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
   c.model.bidirectional = False
   c.model.double_gelu = False       # the authors' code applies GELU twice (a quirk)
   c.model.r_min, c.model.r_max, c.model.max_phase = 0.4, 0.9, 3.141592653589793  # lru_ring
-  c.model.remat = "states"          # what the backward pass recomputes: none | full | states | elementwise (models/classifier.py)
+  c.model.remat = "states"          # backward recomputation: none | full | states | elementwise (models/classifier.py)
 
   c.optim = ml_collections.ConfigDict()
   c.optim.lr = 1e-3                 # AdamW on non-recurrent parameters

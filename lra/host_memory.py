@@ -6,7 +6,7 @@ XLA:CPU allocates a step's temporaries when the step runs and frees them after. 
 pages. Measured with `scripts/bench_step.py` (the JSON row's `minor_faults_per_step`): 84,000 minor page
 faults a step at ListOps 2 layers / batch 8 and 690,000 at the paper config, about 1 microsecond each. With
 glibc's `glibc.malloc.hugetlb=1` tunable (glibc >= 2.35) malloc asks the kernel for transparent huge pages
-(madvise), 2 MiB a fault instead of 4 KiB: ~600 faults a step at the paper config, the same step time as
+(madvise), 2 MiB a fault instead of 4 KiB: 700-3,200 faults a step at the paper config, the same step time as
 keeping the freed memory in the heap (one arena, no mmap, no trim: tried first), and none of that approach's
 heap fragmentation (it raised the paper dense step's peak from 1.6 to 3.7 GB). Memory is still given back to
 the system when freed. Nothing changes where the kernel's transparent huge pages are `never`

@@ -77,8 +77,7 @@ class LinearRNN(nnx.Module):
       return tokenwise_matmul(h, C.T) + D * u
 
     return norms.apply_recurrence(x, mask, project_in=project_in, recur=recur, project_out=project_out,
-                                  bidirectional=self.bidirectional,
-        states=states, return_states=return_states)
+                                  bidirectional=self.bidirectional, states=states, return_states=return_states)
 
   def spectral_radius(self) -> float:
     """max |eig(A)| of the live A, on the host in float64."""

@@ -3,8 +3,8 @@
 `jax.checkpoint` does not save memory on XLA:CPU (jax 0.10): once its optimisation barriers are removed, the
 CPU scheduler runs the recomputation early, next to the forward pass, so every layer's activations are live at
 once (measured: same peak with and without). `recompute_in_backward` makes the recomputation take a data
-dependency on the incoming cotangent (its first entry, made finite, times 0: a float product XLA does not fold),
-so it cannot start before the backward pass reaches the function; so do the values it kept.
+dependency on the incoming cotangent (a sum of its first few entries, made finite, times 0: a float product XLA
+does not fold), so it cannot start before the backward pass reaches the function; so do the values it kept.
 
 What to keep is the function's choice: it returns the values worth keeping (the outputs of its matmuls and
 scans, say) next to its outputs, and in the backward pass it is called again with them and substitutes them for

@@ -41,10 +41,10 @@ DENSE_IMPLS = ("sequential", "doubling", "chunked", "matrix_associative")
 _KINDS = {"diag": DIAG_IMPLS, "dense": DENSE_IMPLS}
 
 # "auto" per platform and kind. CPU: measured by scripts/bench_scan.py (docs/bench_scan.md, batch 8, L 1024-16384,
-# n 64-256, forward + backward). diag: "sequential" is the fastest at every size, 0.34-0.66x the time of the
-# authors' autodiff through associative_scan and half its memory ("chunked" is next, "associative" 2-4x slower).
-# dense: "sequential" takes 0.39-0.89x the authors' lax.scan at every cell on idle cores (same memory); "chunked"
-# ties with it (2-4% faster at n = 256, L >= 4096, slower at n = 64); "doubling" is 3-5x slower on 2 cores.
+# n 64-256, forward + backward, idle cores). diag: "sequential" is the fastest at every size, 0.20-0.32x the time
+# of the authors' autodiff through associative_scan and a third of its memory ("chunked" is next, "associative"
+# 2-4x slower). dense: "sequential" takes 0.44-0.64x the authors' lax.scan at every cell (same memory);
+# "chunked" takes 1.04-1.24x its time, "doubling" 3-5x on 2 cores.
 # GPU / TPU (not measured: no accelerator was lent to this work): a lax.scan step is a kernel launch or a
 # latency-bound tiny op, so the log-depth associative scan is the usual choice for the memory-bound diagonal
 # recurrence (S5, LRU, recurrentgemma's non-Pallas path), and the doubling scan turns the dense recurrence's
@@ -304,24 +304,28 @@ def _diag_recurrence_bwd(impl, reverse, residuals, g):
 _diag_recurrence.defvjp(_diag_recurrence_fwd, _diag_recurrence_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def _diag_given_states(a, b, h0, h, impl, reverse):
-  """The recurrence whose states h are already known (rematerialisation): returns h, differentiates like
-  _diag_recurrence (exact gradients for a, b, h0) without running the forward loop. h gets no gradient."""
-  del a, b, h0, impl, reverse
-  return h
+def _given_states(recurrence_bwd):
+  """given_states(coefficient, b, h0, h, impl, reverse): the recurrence whose states h are already known
+  (rematerialisation). Returns h, and differentiates like the recurrence whose backward pass is
+  `recurrence_bwd` (exact gradients for the coefficient, b and h0, from the residuals (coefficient, h, h0) it
+  shares with it) without running the forward loop. h gets no gradient."""
+  @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+  def given_states(coefficient, b, h0, h, impl, reverse):
+    del coefficient, b, h0, impl, reverse
+    return h
+
+  def forward(coefficient, b, h0, h, impl, reverse):
+    del b, impl, reverse
+    return h, (coefficient, h, h0)
+
+  def backward(impl, reverse, residuals, g):
+    return (*recurrence_bwd(impl, reverse, residuals, g), jnp.zeros_like(residuals[1]))
+
+  given_states.defvjp(forward, backward)
+  return given_states
 
 
-def _diag_given_states_fwd(a, b, h0, h, impl, reverse):
-  del b, impl, reverse
-  return h, (a, h, h0)
-
-
-def _diag_given_states_bwd(impl, reverse, residuals, g):
-  return (*_diag_recurrence_bwd(impl, reverse, residuals, g), jnp.zeros_like(residuals[1]))
-
-
-_diag_given_states.defvjp(_diag_given_states_fwd, _diag_given_states_bwd)
+_diag_given_states = _given_states(_diag_recurrence_bwd)
 
 
 @functools.partial(jax.jit, static_argnames=("reverse", "impl"))  # one compile when called eagerly
@@ -492,24 +496,7 @@ def _dense_recurrence_bwd(impl, reverse, residuals, g):
 _dense_recurrence.defvjp(_dense_recurrence_fwd, _dense_recurrence_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def _dense_given_states(A, b, h0, h, impl, reverse):
-  """The recurrence whose states h are already known (rematerialisation): returns h, differentiates like
-  _dense_recurrence (exact gradients for A, b, h0) without running the forward loop. h gets no gradient."""
-  del A, b, h0, impl, reverse
-  return h
-
-
-def _dense_given_states_fwd(A, b, h0, h, impl, reverse):
-  del b, impl, reverse
-  return h, (A, h, h0)
-
-
-def _dense_given_states_bwd(impl, reverse, residuals, g):
-  return (*_dense_recurrence_bwd(impl, reverse, residuals, g), jnp.zeros_like(residuals[1]))
-
-
-_dense_given_states.defvjp(_dense_given_states_fwd, _dense_given_states_bwd)
+_dense_given_states = _given_states(_dense_recurrence_bwd)
 
 
 @functools.partial(jax.jit, static_argnames=("reverse", "impl"))  # one compile when called eagerly

@@ -79,9 +79,8 @@ def bench(config, n_steps: int) -> dict:
   from flax import nnx
 
   import models
-  from lra import get_task, optim, steps
+  from lra import get_task, host_memory, optim, steps
 
-  from lra import host_memory
   rss_before = _status_gb("VmRSS")
   task = get_task(config.task, config.data)
   batch_size, length = config.train.batch_size, config.data.max_length
