@@ -4,6 +4,7 @@
   python scripts/bench_step.py --table authors       # the authors' ListOps configs, each in its own process
   python scripts/bench_step.py --table authors --config configs/listops.py --config.model.remat=full   # + overrides
   python scripts/bench_step.py --config configs/listops.py --profile out/profile   # + a Perfetto trace of a step
+  python scripts/bench_step.py --config configs/listops.py --floor   # + the step's matmuls, each timed alone
 
 The batch is synthetic (random tokens or values of the task's shape and the config's batch size and length), so
 no data set is needed. Peak memory is the process's peak resident set (ru_maxrss) minus its size before the model
@@ -14,6 +15,8 @@ transparent huge pages (lra/host_memory.py; `GLIBC_TUNABLES=glibc.malloc.hugetlb
 compare); the JSON row counts the minor page faults a step.
 GFLOP/s divides XLA's flop count of the compiled step by the median step time; the peak it is compared with is a
 float32 matmul measured on this machine at the shapes the model uses ((B*L, d_model) x (d_model, d_model)).
+`--floor` also times every matmul of the compiled step on its own (lra/hlo_dots.py) and prints them: their sum
+is a floor for the step on this machine, whatever the code around them does.
 """
 
 import json
@@ -31,6 +34,7 @@ _STEPS = flags.DEFINE_integer("steps", 3, "Timed steps after one warm-up step.")
 _TABLE = flags.DEFINE_enum("table", None, ["authors"], "Run a predefined table of configs, one process a row.")
 _JSON = flags.DEFINE_string("json", None, "Append the row as JSON to this file.")
 _PROFILE = flags.DEFINE_string("profile", None, "Also trace one step with jax.profiler into this directory.")
+_FLOOR = flags.DEFINE_bool("floor", False, "Also time each matmul of the step alone and print their sum.")
 
 # The authors' code (NogaBar/Rescaled_Glorot_for_RNN) timed on this 2-core CPU at the ListOps paper config
 # (issue 5): seconds a step and peak GB, at 6 layers / batch 32 and at 2 layers / batch 8 (time only).
@@ -122,8 +126,12 @@ def bench(config, n_steps: int) -> dict:
     with jax.profiler.trace(_PROFILE.value, create_perfetto_trace=True):
       state, metrics = compiled(state, batch)
       jax.block_until_ready(metrics)
+  floor = None
+  if _FLOOR.value:  # after the timed steps, so that its arrays do not count in the step's peak
+    from lra import hlo_dots
+    floor = hlo_dots.floor_rows(compiled.as_text())
   m = config.model
-  return {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
+  row = {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
           "d_hidden": m.d_hidden, "batch_size": batch_size, "length": length, "scan": m.scan,
           "remat": m.remat, "compile_s": compile_s, "step_s": step_s, "peak_gb": _status_gb("VmHWM") - rss_before,
           "process_peak_gb": _rss_gb() - rss_before,
@@ -131,6 +139,24 @@ def bench(config, n_steps: int) -> dict:
           "matmul_peak_gflops_per_s": matmul_peak_gflops(batch_size * length, m.d_model),
           "platform": jax.default_backend(), "loss_finite": bool(metrics["finite"]),
           "minor_faults_per_step": faults_per_step, "huge_pages": host_memory.malloc_is_tuned()}
+  if floor is not None:
+    row.update(dot_floor_s=sum(r["ms"] for r in floor) / 1e3, dot_gflop=sum(r["gflop"] for r in floor),
+               step_gflop=flops / 1e9, dots=floor)
+  return row
+
+
+def _floor_table(r: dict) -> str:
+  """The step's matmuls, each timed alone (lra/hlo_dots.py), and what their sum says about the step."""
+  lines = ["| matmul (lhs x rhs, contracting c / batch b dims) | runs | in a loop | GFLOP | ms alone | GFLOP/s |",
+           "|---|---|---|---|---|---|"]
+  for d in r["dots"]:
+    lines.append(f"| {d['dot']} | {d['count']} | {'yes' if d['in_loop'] else 'no'} | {d['gflop']:.2f} | "
+                 f"{d['ms']:.1f} | {d['gflops_per_s']:.0f} |")
+  ref_s, _ = AUTHORS.get((r["recurrence"], r["n_layers"], r["batch_size"]), (None, None))
+  half = f"; half the authors' time: {ref_s / 2:.3f} s" if ref_s else ""
+  lines.append(f"\nmatmuls alone: {r['dot_floor_s']:.3f} s for {r['dot_gflop']:.1f} of the step's "
+               f"{r['step_gflop']:.1f} GFLOP; the step: {r['step_s']:.3f} s{half}")
+  return "\n".join(lines)
 
 
 def _row(r: dict) -> str:
@@ -175,6 +201,9 @@ def main(argv):
   if not flags.FLAGS.quiet_row:
     print(HEADER)
   print(_row(row))
+  if _FLOOR.value:
+    print()
+    print(_floor_table(row))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """scripts/bench_step.py on a tiny config: one Markdown row with the authors' ratio where they have one, the
-JSON row, and a profiler trace on request."""
+JSON row, a profiler trace and the matmul floor on request."""
 
 import json
 import os
@@ -9,11 +9,11 @@ import sys
 from tests.lra.tiny import OVERRIDES, REPO
 
 
-def test_bench_step_prints_a_row_writes_json_and_a_trace(tmp_path):
+def test_bench_step_prints_a_row_writes_json_a_trace_and_the_matmul_floor(tmp_path):
   overrides = [f"--config.{key}={value}" for key, value in OVERRIDES.items() if key.startswith("model.")]
   cmd = [sys.executable, os.path.join(REPO, "scripts", "bench_step.py"), "--config", "configs/listops.py",
          *overrides, "--config.train.batch_size=4", "--config.data.max_length=32", "--steps=1",
-         f"--json={tmp_path / 'rows.jsonl'}", f"--profile={tmp_path / 'profile'}"]
+         f"--json={tmp_path / 'rows.jsonl'}", f"--profile={tmp_path / 'profile'}", "--floor"]
   proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300,
                         env={key: value for key, value in {**os.environ, "JAX_PLATFORMS": "cpu"}.items()
                              if key != "GLIBC_TUNABLES"})
@@ -23,6 +23,11 @@ def test_bench_step_prints_a_row_writes_json_and_a_trace(tmp_path):
   assert row["remat"] == "states" and row["loss_finite"] and row["step_s"] > 0
   assert row["gflops_per_s"] > 0 and row["peak_gb"] >= 0
   assert row["huge_pages"] and row["minor_faults_per_step"] >= 0
-  assert proc.stdout.splitlines()[-1].startswith("| listops | diag | 1 | 4 | 32 |")
+  lines = proc.stdout.splitlines()
+  assert sum(line.startswith("| listops | diag | 1 | 4 | 32 |") for line in lines) == 1, proc.stdout
+  # The floor: the step's matmuls (the B and C projections, the GLU, their gradients), each timed alone.
+  assert row["dot_floor_s"] == sum(d["ms"] for d in row["dots"]) / 1e3 > 0
+  assert any(d["dot"].startswith("(128,16)x") for d in row["dots"]), row["dots"]  # B L = 4 * 32 token rows
+  assert lines[-1].startswith("matmuls alone: ") and "half the authors' time" not in lines[-1]
   traces = [name for _, _, files in os.walk(tmp_path / "profile") for name in files]
   assert any(name.endswith("perfetto_trace.json.gz") for name in traces), traces
