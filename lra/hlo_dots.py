@@ -155,7 +155,7 @@ def group_dots(dots: list[Dot]) -> list[Dot]:
   return [dataclasses.replace(dot, count=count) for dot, count in totals.items()]
 
 
-def _median_seconds(fn, args, repeats: int) -> float:
+def _fastest_seconds(fn, args, repeats: int) -> float:
   import jax
   jax.block_until_ready(fn(*args))
   times = []
@@ -163,11 +163,12 @@ def _median_seconds(fn, args, repeats: int) -> float:
     start = time.perf_counter()
     jax.block_until_ready(fn(*args))
     times.append(time.perf_counter() - start)
-  return sorted(times)[len(times) // 2]
+  return min(times)
 
 
 def time_dot(dot: Dot, *, in_loop: int | None = None, repeats: int = 5) -> float:
-  """Seconds for one execution of `dot` alone (jitted, random inputs, median of `repeats`).
+  """Seconds for one execution of `dot` alone (jitted, random inputs, the fastest of `repeats` runs: a floor,
+  and the statistic least moved by other jobs on the machine).
 
   With `in_loop` = k, the dot runs k times in a `fori_loop`, each time on the last one's output when it has the
   lhs's shape (a scan's h @ A), else on the lhs plus a scalar of that output (so no run can be hoisted); the
@@ -187,7 +188,7 @@ def time_dot(dot: Dot, *, in_loop: int | None = None, repeats: int = 5) -> float
     return jax.lax.dot_general(a, b, dimension_numbers, precision=jax.lax.Precision.HIGHEST)
 
   if not in_loop or in_loop <= 1:
-    return _median_seconds(jax.jit(product), (lhs, rhs), repeats)
+    return _fastest_seconds(jax.jit(product), (lhs, rhs), repeats)
   same_shape = dot.out_shape == dot.lhs
 
   def loop(a, b):
@@ -196,7 +197,7 @@ def time_dot(dot: Dot, *, in_loop: int | None = None, repeats: int = 5) -> float
       return out if same_shape else carry + out.ravel()[0] * 0.0
     return jax.lax.fori_loop(0, in_loop, body, a)
 
-  return _median_seconds(jax.jit(loop), (lhs, rhs), repeats) / in_loop
+  return _fastest_seconds(jax.jit(loop), (lhs, rhs), repeats) / in_loop
 
 
 def floor_rows(hlo_text: str, *, repeats: int = 5) -> list[dict]:
