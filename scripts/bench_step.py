@@ -165,8 +165,8 @@ def _row(r: dict) -> str:
   ratio_gb = f"{r['peak_gb'] / ref_gb:.2f}" if ref_gb else "-"
   return (f"| {r['task']} | {r['recurrence']} | {r['n_layers']} | {r['batch_size']} | {r['length']} | "
           f"{r['compile_s']:.1f} | {r['step_s']:.2f} | {ref_s if ref_s else '-'} | {ratio} | {r['peak_gb']:.2f} | "
-          f"{ref_gb if ref_gb else '-'} | {ratio_gb} | {r['process_peak_gb']:.2f} | {r['xla_temp_gb']:.2f} | {r['gflops_per_s']:.0f} | "
-          f"{r['matmul_peak_gflops_per_s']:.0f} |")
+          f"{ref_gb if ref_gb else '-'} | {ratio_gb} | {r['process_peak_gb']:.2f} | {r['xla_temp_gb']:.2f} | "
+          f"{r['gflops_per_s']:.0f} | {r['matmul_peak_gflops_per_s']:.0f} |")
 
 
 HEADER = ("| task | recurrence | layers | batch | L | compile s | step s | authors s | ratio | step peak GB | "
