@@ -4,9 +4,9 @@ A training step that is mostly matmuls cannot run faster than those matmuls do o
 best on the same machine (unless two of them overlap, which XLA:CPU's loops and YNNPACK dots do not do here:
 docs/bench_step.md). `program_dots(compiled.as_text())` lists every `dot` of the optimised HLO with its shapes,
 contraction dimensions and how many times the program runs it (the trip counts of the loops around it);
-`time_dots` runs each alone in its own jitted program (a dot inside a loop as a loop of that many dots, each
-reading the last one's output where the shapes allow, as a scan does) and returns the rows that
-`scripts/bench_step.py --floor` prints. The floor leaves out everything that is not a dot (elementwise work,
+`time_dot` runs one alone in its own jitted program (a dot inside a loop as a loop of that many dots, each
+reading the last one's output where the shapes allow, as a scan does), and `floor_rows` times them all into the
+rows that `scripts/bench_step.py --floor` prints. The floor leaves out everything that is not a dot (elementwise work,
 reductions, copies), so the step's own time is above it.
 """
 
@@ -166,13 +166,15 @@ def _fastest_seconds(fn, args, repeats: int) -> float:
   return min(times)
 
 
-def time_dot(dot: Dot, *, in_loop: int | None = None, repeats: int = 5) -> float:
+def time_dot(dot: Dot, *, loop_runs: int | None = None, repeats: int = 5) -> float:
   """Seconds for one execution of `dot` alone (jitted, random inputs, the fastest of `repeats` runs: a floor,
   and the statistic least moved by other jobs on the machine).
 
-  With `in_loop` = k, the dot runs k times in a `fori_loop`, each time on the last one's output when it has the
-  lhs's shape (a scan's h @ A), else on the lhs plus a scalar of that output (so no run can be hoisted); the
-  result is the loop's time divided by k, the loop's own overhead included as in the program.
+  With `loop_runs` = k, the dot runs k times in a `fori_loop`, each time on the last one's output plus the
+  first lhs when the output has the lhs's shape (a scan's h_t = h_{t-1} @ A + b), else on the lhs plus a
+  scalar of that output (so no run can be hoisted); the result is the loop's time divided by k, the loop's own
+  overhead included as in the program. The rhs is drawn with variance 1/(4 K), K the contracted size, so such
+  a scan neither overflows nor decays into subnormal numbers (slow on CPUs) over many runs.
   """
   import jax
   import jax.numpy as jnp
@@ -181,23 +183,24 @@ def time_dot(dot: Dot, *, in_loop: int | None = None, repeats: int = 5) -> float
     raise ValueError(f"time_dot: element type {dot.dtype!r} not timed; valid: f32, f64, bf16, f16")
   dimension_numbers = ((dot.lhs_contracting, dot.rhs_contracting), (dot.lhs_batch, dot.rhs_batch))
   lhs_key, rhs_key = jax.random.split(jax.random.key(0))
-  lhs = jax.random.normal(lhs_key, dot.lhs, dtype) / math.sqrt(max(1, math.prod(dot.rhs)) ** 0.5)
-  rhs = jax.random.normal(rhs_key, dot.rhs, dtype) / math.sqrt(max(1, math.prod(dot.rhs)) ** 0.5)
+  contracted = math.prod(dot.rhs[i] for i in dot.rhs_contracting)
+  lhs = jax.random.normal(lhs_key, dot.lhs, dtype)
+  rhs = jax.random.normal(rhs_key, dot.rhs, dtype) / (2 * math.sqrt(max(1, contracted)))
 
   def product(a, b):
     return jax.lax.dot_general(a, b, dimension_numbers, precision=jax.lax.Precision.HIGHEST)
 
-  if not in_loop or in_loop <= 1:
+  if (loop_runs or 1) <= 1:
     return _fastest_seconds(jax.jit(product), (lhs, rhs), repeats)
   same_shape = dot.out_shape == dot.lhs
 
   def loop(a, b):
     def body(_, carry):
       out = product(carry, b)
-      return out if same_shape else carry + out.ravel()[0] * 0.0
-    return jax.lax.fori_loop(0, in_loop, body, a)
+      return out + a if same_shape else carry + out.ravel()[0] * 0.0
+    return jax.lax.fori_loop(0, loop_runs, body, a)
 
-  return _fastest_seconds(jax.jit(loop), (lhs, rhs), repeats) / in_loop
+  return _fastest_seconds(jax.jit(loop), (lhs, rhs), repeats) / loop_runs
 
 
 def floor_rows(hlo_text: str, *, repeats: int = 5) -> list[dict]:
@@ -209,7 +212,7 @@ def floor_rows(hlo_text: str, *, repeats: int = 5) -> list[dict]:
   rows = []
   for dot in group_dots(program_dots(hlo_text)):
     count = dot.count or 1
-    seconds = time_dot(dot, in_loop=count if dot.in_loop else None, repeats=repeats)
+    seconds = time_dot(dot, loop_runs=count if dot.in_loop else None, repeats=repeats)
     rows.append({"dot": dot.describe(), "count": count, "in_loop": dot.in_loop, "gflop": dot.flops * count / 1e9,
                  "ms": seconds * count * 1e3, "gflops_per_s": dot.flops / seconds / 1e9})
   return sorted(rows, key=lambda row: -row["ms"])

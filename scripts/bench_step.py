@@ -145,6 +145,11 @@ def bench(config, n_steps: int) -> dict:
   return row
 
 
+def _authors(r: dict) -> tuple[float | None, float | None]:
+  """The authors' (seconds, GB) at this row's config, None where they were not measured."""
+  return AUTHORS.get((r["recurrence"], r["n_layers"], r["batch_size"]), (None, None))
+
+
 def _floor_table(r: dict) -> str:
   """The step's matmuls, each timed alone (lra/hlo_dots.py), and what their sum says about the step."""
   lines = ["| matmul (lhs x rhs, contracting c / batch b dims) | runs | in a loop | GFLOP | ms alone | GFLOP/s |",
@@ -152,7 +157,7 @@ def _floor_table(r: dict) -> str:
   for d in r["dots"]:
     lines.append(f"| {d['dot']} | {d['count']} | {'yes' if d['in_loop'] else 'no'} | {d['gflop']:.2f} | "
                  f"{d['ms']:.1f} | {d['gflops_per_s']:.0f} |")
-  ref_s, _ = AUTHORS.get((r["recurrence"], r["n_layers"], r["batch_size"]), (None, None))
+  ref_s, _ = _authors(r)
   half = f"; half the authors' time: {ref_s / 2:.3f} s" if ref_s else ""
   lines.append(f"\nmatmuls alone: {r['dot_floor_s']:.3f} s for {r['dot_gflop']:.1f} of the step's "
                f"{r['step_gflop']:.1f} GFLOP; the step: {r['step_s']:.3f} s{half}")
@@ -160,7 +165,7 @@ def _floor_table(r: dict) -> str:
 
 
 def _row(r: dict) -> str:
-  ref_s, ref_gb = AUTHORS.get((r["recurrence"], r["n_layers"], r["batch_size"]), (None, None))
+  ref_s, ref_gb = _authors(r)
   ratio = f"{r['step_s'] / ref_s:.2f}" if ref_s else "-"
   ratio_gb = f"{r['peak_gb'] / ref_gb:.2f}" if ref_gb else "-"
   return (f"| {r['task']} | {r['recurrence']} | {r['n_layers']} | {r['batch_size']} | {r['length']} | "

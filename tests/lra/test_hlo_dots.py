@@ -77,9 +77,9 @@ def test_time_dot_alone_and_in_a_loop_and_floor_rows():
   square = hlo_dots.Dot(lhs=(4, 16), rhs=(16, 16), lhs_contracting=(1,), rhs_contracting=(0,))
   assert square.out_shape == square.lhs
   assert hlo_dots.time_dot(square, repeats=2) > 0
-  assert hlo_dots.time_dot(square, in_loop=10, repeats=2) > 0
+  assert hlo_dots.time_dot(square, loop_runs=10, repeats=2) > 0
   wide = hlo_dots.Dot(lhs=(4, 16), rhs=(16, 24), lhs_contracting=(1,), rhs_contracting=(0,))
-  assert hlo_dots.time_dot(wide, in_loop=10, repeats=2) > 0  # output not shaped like lhs: fed back as a scalar
+  assert hlo_dots.time_dot(wide, loop_runs=10, repeats=2) > 0  # output not shaped like lhs: fed back as a scalar
 
   def fn(x, a):
     return jax.lax.fori_loop(0, 6, lambda _, h: h @ a, x).sum() + (x.T @ x).sum()
