@@ -33,7 +33,7 @@ def main(argv):
   del argv
   if _CONFIG.value is None or _WORKDIR.value is None:
     sys.exit("usage: python train.py --config configs/<task>.py[:cpu] --workdir DIR [--config.a.b=value ...]")
-  from lra import loop  # imported after flag parsing so that --help is fast
+  from lra.train import loop  # imported after flag parsing so that --help is fast
   try:
     loop.run(_CONFIG.value, _WORKDIR.value)
   except (ValueError, FileNotFoundError) as e:
@@ -42,7 +42,7 @@ def main(argv):
 
 if __name__ == "__main__":
   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-  from lra import host_memory
-  host_memory.reexec_with_huge_pages()  # fewer page faults a step on CPU (lra/host_memory.py)
+  from lra.train import host_memory
+  host_memory.reexec_with_huge_pages()  # fewer page faults a step on CPU (lra/train/host_memory.py)
   remaining = parse_flags(sys.argv)
   main(remaining)

@@ -34,7 +34,7 @@ def parse_arg(arg: str, **defaults) -> ml_collections.ConfigDict:
 def base_config(task: str, arg) -> ml_collections.ConfigDict:
   """Every field of a run, with typed defaults; the task files set the paper's values."""
   # Imported here so that `configs/` can be read without importing the data code at module import.
-  from lra import data as lra_data
+  from lra.tasks import data as lra_data
 
   c = ml_collections.ConfigDict()
   c.task = task
@@ -89,9 +89,9 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
 
 
 def shrink_for_cpu(c, *, epochs: int, warmup_epochs: float, log_every_steps: int, ckpt_every_steps: int):
-  """The `:cpu` preset: the same task on its small local data (lra.data.cpu_data_overrides) with a 2-layer,
+  """The `:cpu` preset: the same task on its small local data (lra.tasks.data.cpu_data_overrides) with a 2-layer,
   d_model 64 model at the paper's recurrence width n = 192 (rescaled Glorot needs n > 163)."""
-  from lra import data as lra_data
+  from lra.tasks import data as lra_data
   c.model.update(d_model=64, d_hidden=192, n_layers=2, dropout=0.0)
   c.train.update(batch_size=32, epochs=epochs, log_every_steps=log_every_steps, ckpt_every_steps=ckpt_every_steps)
   c.optim.update(lr=3e-3, lr_factor=0.25, warmup_epochs=warmup_epochs)

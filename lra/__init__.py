@@ -1,23 +1,2 @@
-"""The Long Range Arena tasks (ListOps, sequential CIFAR, IMDB), looked up by name, and the training-loop pieces."""
-
-from lra import imdb
-from lra import listops
-from lra import scifar
-
-_TASKS = {"listops": listops.ListOps, "scifar": scifar.SCifar, "imdb": imdb.Imdb}
-
-
-def task_names() -> list[str]:
-  """The task names `get_task` knows."""
-  return list(_TASKS)
-
-
-def get_task(name: str, data_cfg):
-  """The task `name` configured by `data_cfg` (from `lra.data.default_data_config(name)`).
-
-  Raises:
-    ValueError: unknown name (the message lists the valid ones).
-  """
-  if name not in _TASKS:
-    raise ValueError(f"unknown task {name!r}; valid tasks: {task_names()}")
-  return _TASKS[name](data_cfg)
+"""The Long Range Arena side of the project: `lra.tasks` (the tasks and their data) and `lra.train` (the
+training loop's pieces). Experiment and benchmark tooling lives in `tools/`, which the library never imports."""

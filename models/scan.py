@@ -27,8 +27,6 @@ Implementations (`impl`), chosen by `resolve_impl`:
          "chunked"      two passes of T steps of (B*C, n) @ (n, n) (chunk-local final states, then the states
                         from the right chunk carries) around a scan of C steps with A^T: O(2 B L n^2) work in
                         T + C sequential steps of larger matmuls.
-         "matrix_associative"  associative scan over materialised (B, L, n, n) affine maps: a test oracle for
-                        small sizes only.
 """
 
 import functools
@@ -37,7 +35,7 @@ import jax
 import jax.numpy as jnp
 
 DIAG_IMPLS = ("sequential", "associative", "chunked")
-DENSE_IMPLS = ("sequential", "doubling", "chunked", "matrix_associative")
+DENSE_IMPLS = ("sequential", "doubling", "chunked")
 _KINDS = {"diag": DIAG_IMPLS, "dense": DENSE_IMPLS}
 
 # "auto" per platform and kind. CPU: measured by scripts/bench_scan.py (docs/bench_scan.md, batch 8, L 1024-16384,
@@ -440,24 +438,7 @@ def _dense_chunked(A, b, h0, reverse):
   return _from_chunks(h, length, reverse)
 
 
-def _dense_matrix_associative(A, b, h0, reverse):
-  """Oracle: associative scan over affine maps (M, v): h -> M h + v, with M materialised (B, L, n, n)."""
-  first = _first_index(reverse)
-  b = b.at[:, first].add(_apply(h0, A))
-  maps = jnp.broadcast_to(A, (*b.shape[:2], *A.shape))
-
-  def combine(earlier, later):
-    m_x, v_x = earlier
-    m_y, v_y = later
-    return (jnp.matmul(m_y, m_x, precision=_HIGHEST),
-            jnp.einsum("...ij,...j->...i", m_y, v_x, precision=_HIGHEST) + v_y)
-
-  _, h = jax.lax.associative_scan(combine, (maps, b), axis=1, reverse=reverse)
-  return h
-
-
-_DENSE_KERNELS = {"sequential": _dense_sequential, "doubling": _dense_doubling, "chunked": _dense_chunked,
-                  "matrix_associative": _dense_matrix_associative}
+_DENSE_KERNELS = {"sequential": _dense_sequential, "doubling": _dense_doubling, "chunked": _dense_chunked}
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
@@ -508,7 +489,7 @@ def dense_scan(A, b, h0=None, *, reverse=False, impl="auto", states=None):
     b: inputs (B, L, n), any float precision.
     h0: initial state (B, n), or None for zeros. With reverse=True it is the state after the last step.
     reverse: run from the end of the sequence to its start (h_t = A @ h_{t+1} + b_t).
-    impl: "auto" or one of DENSE_IMPLS (see `resolve_impl`); "matrix_associative" is a small-size test oracle.
+    impl: "auto" or one of DENSE_IMPLS (see `resolve_impl`).
     states: the result h of this very call, already computed (see `diag_scan`): returned without running the
       loop, with exact gradients for A, b and h0.
 

@@ -12,9 +12,9 @@ import argparse
 import tempfile
 import time
 
-from lra import batching
-from lra import data
-from lra import get_task
+from lra.tasks import batching
+from lra.tasks import data
+from lra.tasks import get_task
 
 # (task, batch size, length, data overrides): the paper's settings on data that needs no download.
 SETTINGS = (

@@ -11,11 +11,11 @@ no data set is needed. Peak memory is the process's peak resident set (ru_maxrss
 was built, in a fresh process per row: "step peak" is the peak while the timed steps run (the kernel's VmHWM,
 reset after compiling and one warm-up step), "process peak" also counts compilation. XLA's own estimate of the
 step's temporaries is printed beside them. Like train.py, it re-executes itself with glibc's malloc asking for
-transparent huge pages (lra/host_memory.py; `GLIBC_TUNABLES=glibc.malloc.hugetlb=0` keeps glibc's default, to
+transparent huge pages (lra/train/host_memory.py; `GLIBC_TUNABLES=glibc.malloc.hugetlb=0` keeps glibc's default, to
 compare); the JSON row counts the minor page faults a step.
 GFLOP/s divides XLA's flop count of the compiled step by the median step time; the peak it is compared with is a
 float32 matmul measured on this machine at the shapes the model uses ((B*L, d_model) x (d_model, d_model)).
-`--floor` also times every matmul of the compiled step on its own (lra/hlo_dots.py) and prints them: their sum
+`--floor` also times every matmul of the compiled step on its own (tools/hlo_dots.py) and prints them: their sum
 is a floor for the step on this machine, whatever the code around them does.
 """
 
@@ -83,7 +83,8 @@ def bench(config, n_steps: int) -> dict:
   from flax import nnx
 
   import models
-  from lra import get_task, host_memory, optim, steps
+  from lra.tasks import get_task
+  from lra.train import host_memory, optim, steps
 
   rss_before = _status_gb("VmRSS")
   task = get_task(config.task, config.data)
@@ -128,7 +129,7 @@ def bench(config, n_steps: int) -> dict:
       jax.block_until_ready(metrics)
   floor = None
   if _FLOOR.value:  # after the timed steps, so that its arrays do not count in the step's peak
-    from lra import hlo_dots
+    from tools import hlo_dots
     floor = hlo_dots.floor_rows(compiled.as_text())
   m = config.model
   row = {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
@@ -151,7 +152,7 @@ def _authors(r: dict) -> tuple[float | None, float | None]:
 
 
 def _floor_table(r: dict) -> str:
-  """The step's matmuls, each timed alone (lra/hlo_dots.py), and what their sum says about the step."""
+  """The step's matmuls, each timed alone (tools/hlo_dots.py), and what their sum says about the step."""
   lines = ["| matmul (lhs x rhs, contracting c / batch b dims) | runs | in a loop | GFLOP | ms alone | GFLOP/s |",
            "|---|---|---|---|---|---|"]
   for d in r["dots"]:
@@ -213,7 +214,7 @@ def main(argv):
 
 if __name__ == "__main__":
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  from lra import host_memory
+  from lra.train import host_memory
   host_memory.reexec_with_huge_pages()
   flags.DEFINE_bool("quiet_row", False, "Print only the row (used by --table).")
   app.run(main)

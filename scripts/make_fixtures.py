@@ -9,7 +9,7 @@ Then: --config.data.scifar.source=raw --config.data.scifar.raw_dir=fixtures/cifa
 
 import argparse
 
-from lra import fixtures
+from lra.tasks import fixtures
 
 
 def main(argv=None):

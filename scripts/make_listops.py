@@ -13,8 +13,8 @@ import json
 import os
 import time
 
-from lra import data
-from lra import listops
+from lra.tasks import data
+from lra.tasks import listops
 
 
 def main(argv=None):

@@ -2,7 +2,7 @@
 # A reduced Table 1 on a 2-core CPU in under an hour: the paper's configs (`:paper`) with the paper's recurrence
 # widths (d_hidden 192 / 384 / 256) and sequence lengths (ListOps 2048, sCIFAR 1024 colour, IMDB 4096), on local
 # data (ListOps generated at the LRA lengths, 500 < tokens < 2000; sCIFAR and IMDB from the small learnable
-# fixtures of lra/fixtures.py, IMDB reviews 3-5 KB long), reduced to 2 layers, d_model 32, batch 8, few steps
+# fixtures of lra/tasks/fixtures.py, IMDB reviews 3-5 KB long), reduced to 2 layers, d_model 32, batch 8, few steps
 # and 2 seeds. It shows the paper's qualitative result: the Glorot rows diverge (their hidden states overflow
 # float32 over these lengths), the other rows train.
 #

@@ -18,7 +18,7 @@ import sys
 
 import yaml
 
-from lra import sweep
+from tools import sweep
 
 
 def _grid_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from lra import sweep, table
+from tools import sweep, table
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,8 +5,8 @@ import threading
 import numpy as np
 import pytest
 
-from lra import batching
-from lra import data
+from lra.tasks import batching
+from lra.tasks import data
 
 
 def token_split(n=23, length=5):

@@ -13,7 +13,7 @@ import pytest
 from flax import nnx
 
 import models
-from lra import loop, optim, steps
+from lra.train import loop, optim, steps
 from tests.lra.tiny import tiny_config
 
 pytestmark = pytest.mark.slow

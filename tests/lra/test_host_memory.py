@@ -1,4 +1,4 @@
-"""lra/host_memory.py: a process that re-executes itself with glibc's hugetlb tunable faults XLA's freed and
+"""lra/train/host_memory.py: a process that re-executes itself with glibc's hugetlb tunable faults XLA's freed and
 re-allocated temporaries back in with far fewer page faults at every call; a user's own tunables are kept."""
 
 import json
@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from lra import host_memory
+from lra.train import host_memory
 from tests.lra.tiny import REPO
 
 _SCRIPT = """
 import json, os, resource, sys, time
-from lra import host_memory
+from lra.train import host_memory
 if sys.argv[1] == "tuned":
   host_memory.reexec_with_huge_pages()
 import jax, jax.numpy as jnp

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from lra import data
-from lra import fixtures
-from lra import get_task
-from lra import imdb
+from lra.tasks import data
+from lra.tasks import fixtures
+from lra.tasks import get_task
+from lra.tasks import imdb
 
 
 def config(max_length=64, **fields):

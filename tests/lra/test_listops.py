@@ -6,16 +6,16 @@ import random
 import numpy as np
 import pytest
 
-from lra import data
-from lra import get_task
-from lra import listops
+from lra.tasks import data
+from lra.tasks import get_task
+from lra.tasks import listops
 
 SMALL = listops.GeneratorParams(num_train=60, num_val=15, num_test=15, min_tokens=20, max_tokens=120,
                                 max_depth=6, max_args=10, seed=3)
 
 
 def independent_value(expression: str) -> int:
-  """A stack evaluator over the parenthesised text, with numpy reductions (independent of lra.listops)."""
+  """A stack evaluator over the parenthesised text, with numpy reductions (independent of lra.tasks.listops)."""
   functions = {"[MIN": np.min, "[MAX": np.max, "[MED": lambda v: int(np.median(v)), "[SM": lambda v: np.sum(v) % 10}
   stack, result = [], None
   for token in expression.split():

@@ -12,7 +12,8 @@ import pytest
 from flax import nnx
 
 import models
-from lra import get_task, loop, optim, steps
+from lra.tasks import get_task
+from lra.train import loop, optim, steps
 from tests.lra import wandb_file
 from tests.lra.tiny import OVERRIDES, REPO, tiny_config
 
@@ -49,7 +50,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
   full = loop.run(config, str(tmp_path / "full"))
 
   # Interrupt from the host side: the loop's batch iterator raises after 7 steps, as a kill would.
-  from lra import batching
+  from lra.tasks import batching
   original_epoch = batching.Batches.epoch
   seen = {"n": 0}
 

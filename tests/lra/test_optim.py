@@ -8,7 +8,7 @@ import optax
 import pytest
 from flax import nnx
 
-from lra import optim
+from lra.train import optim
 
 
 class TwoGroups(nnx.Module):

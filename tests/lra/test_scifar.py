@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from lra import data
-from lra import fixtures
-from lra import get_task
-from lra import scifar
+from lra.tasks import data
+from lra.tasks import fixtures
+from lra.tasks import get_task
+from lra.tasks import scifar
 
 
 def config(**fields):

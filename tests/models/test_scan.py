@@ -32,6 +32,22 @@ def loop_dense(A, b, h0, reverse):
   return jnp.stack(states, axis=1)
 
 
+def matrix_associative(A, b, h0, reverse):
+  """A second oracle, independent of the loop: an associative scan over affine maps h -> M h + v, with M
+  materialised (B, L, n, n) (small sizes only)."""
+  first = -1 if reverse else 0
+  b = b.at[:, first].add(h0 @ A.T)
+  maps = jnp.broadcast_to(A, (*b.shape[:2], *A.shape))
+
+  def combine(earlier, later):
+    m_x, v_x = earlier
+    m_y, v_y = later
+    return m_y @ m_x, jnp.einsum("...ij,...j->...i", m_y, v_x) + v_y
+
+  _, h = jax.lax.associative_scan(combine, (maps, b), axis=1, reverse=reverse)
+  return h
+
+
 def complex_normal(rng, shape):
   return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
 
@@ -109,6 +125,19 @@ def test_dense_matches_loop(x64, impl, reverse, length):
   weights = jnp.asarray(rng.uniform(0.5, 1.5, (BATCH, length, WIDTH)))
   assert_values_and_grads(lambda A, b, h0: scan.dense_scan(A, b, h0, reverse=reverse, impl=impl),
                           lambda A, b, h0: loop_dense(A, b, h0, reverse), (A, b, h0), weights)
+
+
+@pytest.mark.parametrize("reverse, length", DIRECTIONS_AND_LENGTHS)
+def test_matrix_associative_oracle_matches_loop(x64, reverse, length):
+  rng = np.random.default_rng(length)
+  A = jnp.asarray(rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH))
+  b = jnp.asarray(rng.standard_normal((BATCH, length, WIDTH)))
+  h0 = jnp.asarray(rng.standard_normal((BATCH, WIDTH)))
+  np.testing.assert_allclose(matrix_associative(A, b, h0, reverse), loop_dense(A, b, h0, reverse), rtol=1e-10,
+                             atol=1e-10)
+  for impl in scan.DENSE_IMPLS:
+    np.testing.assert_allclose(scan.dense_scan(A, b, h0, reverse=reverse, impl=impl),
+                               matrix_associative(A, b, h0, reverse), rtol=1e-10, atol=1e-10, err_msg=impl)
 
 
 @pytest.mark.parametrize("impl", ["sequential", "doubling", "chunked"])

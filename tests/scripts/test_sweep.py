@@ -1,4 +1,4 @@
-"""Tests of lra/sweep.py and scripts/sweep.py: grid expansion, dry run, SLURM/wandb emitters, the local runner."""
+"""Tests of tools/sweep.py and scripts/sweep.py: grid expansion, dry run, SLURM/wandb emitters, the local runner."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-from lra import sweep
+from tools import sweep
 
 REPO = sweep.REPO_DIR
 SWEEP_PY = os.path.join(REPO, "scripts", "sweep.py")

@@ -1,4 +1,4 @@
-"""Tests of lra/table.py and scripts/table1.py on results.json files written here (no training, no network)."""
+"""Tests of tools/table.py and scripts/table1.py on results.json files written here (no training, no network)."""
 
 import csv
 import io
@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from lra import sweep, table
+from tools import sweep, table
 
 TABLE1_PY = os.path.join(sweep.REPO_DIR, "scripts", "table1.py")
 

@@ -15,7 +15,7 @@ import tarfile
 
 import numpy as np
 
-from lra import data
+from lra.tasks import data
 
 CIFAR_LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # One colour a class (distinct hues), with luminances 0.299 R + 0.587 G + 0.114 B of about 30, 50, ..., 210.

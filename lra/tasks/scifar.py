@@ -15,8 +15,8 @@ import tarfile
 
 import numpy as np
 
-from lra import data
-from lra import fixtures
+from lra.tasks import data
+from lra.tasks import fixtures
 
 NUM_PIXELS = 1024
 NUM_CLASSES = 10

@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from lra import data
+from lra.tasks import data
 
 _END = object()
 
@@ -26,7 +26,7 @@ class Batches:
   """Epochs of fixed-shape numpy batches over `split`.
 
   Attributes:
-    split: the data (`lra.data.Split`).
+    split: the data (`lra.tasks.data.Split`).
     batch_size: examples a batch.
     seed: the shuffling seed.
     shuffle: reshuffle each epoch (training) or keep the split's order (evaluation).

@@ -1,11 +1,11 @@
-"""lra/hlo_dots.py: the dots found in compiled programs (shapes, dimensions, loop counts), their flops against
+"""tools/hlo_dots.py: the dots found in compiled programs (shapes, dimensions, loop counts), their flops against
 the definition and XLA's own count, their timing alone, and the errors."""
 
 import jax
 import jax.numpy as jnp
 import pytest
 
-from lra import hlo_dots
+from tools import hlo_dots
 
 
 def _compiled_text(fn, *args):

@@ -13,8 +13,8 @@ import re
 
 import numpy as np
 
-from lra import data
-from lra import fixtures
+from lra.tasks import data
+from lra.tasks import fixtures
 
 NUM_CLASSES = 2
 TFDS_NAME = "imdb_reviews"

@@ -16,7 +16,7 @@ import random
 import numpy as np
 from tqdm import tqdm
 
-from lra import data
+from lra.tasks import data
 
 OPERATORS = ("[MIN", "[MAX", "[MED", "[SM")
 CLOSE = "]"

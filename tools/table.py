@@ -15,7 +15,7 @@ import netrc
 import os
 from collections.abc import Iterable, Sequence
 
-from lra import sweep
+from tools import sweep
 
 # Published test accuracies (%) to show beside ours, keyed by (task, row label), from /work/shared/paper.md §4.
 # The other Table 1 cells of arXiv 2505.19827 are not public in the material we have.

@@ -20,8 +20,8 @@ from tqdm import tqdm
 import inits
 import models
 from inits import theory
-from lra import batching, checkpoint, metrics_log, optim, parallel, steps
-from lra import get_task, task_names
+from lra.tasks import batching, get_task, task_names
+from lra.train import checkpoint, metrics_log, optim, parallel, steps
 from models import scan as scan_lib
 
 SPLITS = ("train", "val", "test")

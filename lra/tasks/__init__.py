@@ -1,0 +1,23 @@
+"""The Long Range Arena tasks (ListOps, sequential CIFAR, IMDB), looked up by name, and the training-loop pieces."""
+
+from lra.tasks import imdb
+from lra.tasks import listops
+from lra.tasks import scifar
+
+_TASKS = {"listops": listops.ListOps, "scifar": scifar.SCifar, "imdb": imdb.Imdb}
+
+
+def task_names() -> list[str]:
+  """The task names `get_task` knows."""
+  return list(_TASKS)
+
+
+def get_task(name: str, data_cfg):
+  """The task `name` configured by `data_cfg` (from `lra.tasks.data.default_data_config(name)`).
+
+  Raises:
+    ValueError: unknown name (the message lists the valid ones).
+  """
+  if name not in _TASKS:
+    raise ValueError(f"unknown task {name!r}; valid tasks: {task_names()}")
+  return _TASKS[name](data_cfg)

@@ -1,0 +1,1 @@
+"""The training loop's pieces: the jitted steps, optimizer, checkpoints, data parallelism, metrics and the loop."""

@@ -1,0 +1,1 @@
+"""Experiment and benchmark tooling used by `scripts/`: sweeps, tables, the compiled step's matmul floor."""
