@@ -7,7 +7,8 @@ Every factory returns `init(key, shape, dtype=jnp.float32)`, seeded only by `key
                                `calibrated_glorot(field="complex")` takes them from a complex draw instead.
 The eigenvalues are computed on the host by numpy in float64 through `jax.pure_callback`, so the init also runs
 under `jax.jit` / `nnx.eval_shape` and on a GPU (jax's own eig is CPU-only). Their order is LAPACK's.
-The same key gives the same G for every dense name, so rescaled_glorot(key) = glorot(key) / c_n exactly.
+The same key gives the same G for every dense name, so rescaled_glorot(key) = glorot(key) / c_n exactly;
+spectral_glorot scales each draw by its own radius instead: radius * glorot(key) / rho(glorot(key)).
 """
 
 import math
@@ -136,3 +137,27 @@ def calibrated_glorot(delta=0.05, field="real", n_draws=1000, seed=0, cache_dir=
       "calibrated_glorot",
       lambda n: calibration.calibrated_scale(n, delta, field, n_draws, seed, cache_dir),
       eig_field=field, check_dtype=check_dtype)
+
+
+def spectral_glorot(radius=0.99):
+  """Glorot scaled so that this draw's spectral radius is exactly `radius` (the echo-state-network practice).
+
+  A = radius * G / rho(G), rho(G) = max |eig(G)| of the same draw, computed on the host in float64; the same key
+  gives the same G as `glorot`. A complex dtype of shape (n, n) scales a complex Ginibre draw; shape (n,) returns
+  the eigenvalues of a real draw scaled the same way.
+  """
+  if not (isinstance(radius, (int, float)) and math.isfinite(radius) and radius > 0):
+    raise ValueError(f"spectral_glorot: radius must be a finite number > 0, got radius={radius!r}")
+
+  def init(key, shape, dtype=jnp.float32):
+    n, wants_eigenvalues = parse_shape("spectral_glorot", shape, dtype)
+    complex_dtype = dtype if _is_complex(dtype) else jnp.complex64
+    draw = theory.ginibre(key, n, _real_dtype_of(dtype) if wants_eigenvalues else dtype)
+    eigenvalues = eigenvalues_on_host(draw, complex_dtype)
+    scale = radius / jnp.max(jnp.abs(eigenvalues))
+    if wants_eigenvalues:
+      return (scale * eigenvalues).astype(dtype)
+    return (scale * draw).astype(dtype)
+
+  init.__name__ = "spectral_glorot"
+  return init

@@ -1,4 +1,4 @@
-"""Eigenvalue-law initializers: diag_uniform (uniform on the unit disk) and lru_ring (Orvieto et al. 2023).
+"""Normal-matrix initializers: diag_uniform (uniform on the unit disk), lru_ring (Orvieto et al. 2023), orthogonal.
 
 Every factory returns `init(key, shape, dtype)`, seeded only by `key` (split once per independent draw):
   shape (n,), complex dtype:   n i.i.d. eigenvalues lambda = r e^{i theta} (a diagonal recurrence).
@@ -6,6 +6,8 @@ Every factory returns `init(key, shape, dtype)`, seeded only by `key` (split onc
                                2x2 rotation-scaling blocks [[r cos t, -r sin t], [r sin t, r cos t]] (eigenvalues
                                r e^{+-it}); odd n adds one real eigenvalue r * sign(cos theta); Q is Haar orthogonal.
   shape (n, n), complex dtype: U diag(lambda) U^H with U Haar unitary.
+`orthogonal` is the Haar matrix itself; shape (n,) gives the eigenvalues of a real draw. `inits.ssm` builds the
+S4D / HiPPO-N laws on `from_modes`.
 """
 
 import math
@@ -43,6 +45,25 @@ def times_rotation_blocks(basis, radii, phases):
   return columns
 
 
+def from_modes(n, wants_eigenvalues, dtype, radii, phases, basis_key):
+  """The init's output from eigenvalue moduli and phases: the (n,) eigenvalues r e^{i theta} (complex dtype), a real
+  Q M Q^T with M's rotation blocks (real dtype; radii/phases of length ceil(n/2)), or U diag(lambda) U^H."""
+  is_complex = jnp.issubdtype(dtype, jnp.complexfloating)
+  if not is_complex:
+    basis = haar_orthogonal(basis_key, n, dtype)
+    return (times_rotation_blocks(basis, radii, phases) @ basis.T).astype(dtype)
+  eigenvalues = (radii * jnp.exp(1j * phases)).astype(dtype)
+  if wants_eigenvalues:
+    return eigenvalues
+  basis = haar_orthogonal(basis_key, n, dtype)
+  return ((basis * eigenvalues[None, :]) @ basis.conj().T).astype(dtype)
+
+
+def mode_count(n, wants_eigenvalues, dtype):
+  """How many (modulus, phase) modes the output needs: n, or ceil(n/2) conjugate-pair blocks for a real matrix."""
+  return n if (wants_eigenvalues or jnp.issubdtype(dtype, jnp.complexfloating)) else (n + 1) // 2
+
+
 def _eigenvalue_law_init(name, sample_radii, sample_phases):
   """An init from a law of eigenvalue moduli and phases (both i.i.d., independent of each other)."""
 
@@ -50,18 +71,10 @@ def _eigenvalue_law_init(name, sample_radii, sample_phases):
     n, wants_eigenvalues = dense.parse_shape(name, shape, dtype)
     radius_key, phase_key, basis_key = jax.random.split(key, 3)
     part_dtype = jnp.finfo(dtype).dtype
-    is_complex = jnp.issubdtype(dtype, jnp.complexfloating)
-    count = n if (wants_eigenvalues or is_complex) else (n + 1) // 2
+    count = mode_count(n, wants_eigenvalues, dtype)
     radii = sample_radii(radius_key, (count,), part_dtype)
     phases = sample_phases(phase_key, (count,), part_dtype)
-    if not is_complex:
-      basis = haar_orthogonal(basis_key, n, dtype)
-      return (times_rotation_blocks(basis, radii, phases) @ basis.T).astype(dtype)
-    eigenvalues = (radii * jnp.exp(1j * phases)).astype(dtype)
-    if wants_eigenvalues:
-      return eigenvalues
-    basis = haar_orthogonal(basis_key, n, dtype)
-    return ((basis * eigenvalues[None, :]) @ basis.conj().T).astype(dtype)
+    return from_modes(n, wants_eigenvalues, dtype, radii, phases, basis_key)
 
   init.__name__ = name
   return init
@@ -90,3 +103,20 @@ def lru_ring(r_min=0.4, r_max=0.9, max_phase=math.pi):
 
   return _eigenvalue_law_init(
       "lru_ring", sample_radii, lambda key, shape, dtype: max_phase * jax.random.uniform(key, shape, dtype))
+
+
+def orthogonal():
+  """Haar-random orthogonal matrix (QR of a Gaussian, R's diagonal signs folded into Q): every |lambda| = 1.
+
+  Shape (n, n), real dtype: Q with Q^T Q = I; complex dtype: a Haar unitary. Shape (n,), complex dtype: the
+  eigenvalues of a real draw (conjugate pairs on the unit circle), computed on the host like the dense names'.
+  """
+
+  def init(key, shape, dtype=jnp.float32):
+    n, wants_eigenvalues = dense.parse_shape("orthogonal", shape, dtype)
+    if not wants_eigenvalues:
+      return haar_orthogonal(key, n, dtype)
+    return dense.eigenvalues_on_host(haar_orthogonal(key, n, jnp.finfo(dtype).dtype), dtype)
+
+  init.__name__ = "orthogonal"
+  return init

@@ -10,8 +10,8 @@ import pytest
 import inits
 from inits import theory
 
-ALL_NAMES = ["glorot", "glorot_half", "rescaled_glorot", "truncated_glorot", "calibrated_glorot", "diag_uniform",
-             "lru_ring"]
+ALL_NAMES = ["glorot", "glorot_half", "rescaled_glorot", "truncated_glorot", "calibrated_glorot", "spectral_glorot",
+             "orthogonal", "diag_uniform", "lru_ring", "s4d_lin", "s4d_inv", "hippo_n"]
 DENSE_NAMES = ["glorot", "glorot_half", "rescaled_glorot", "truncated_glorot", "calibrated_glorot"]
 
 
@@ -34,9 +34,12 @@ def test_names_and_unknown_name_lists_valid_ones():
     inits.get("xavier")
 
 
-def test_unknown_parameter_names_valid_ones():
-  with pytest.raises(TypeError, match=r"'glorot_half' takes no parameter\(s\) \['k'\]; valid: \['half_of'\]"):
-    inits.get("glorot_half", k=2.0)
+@pytest.mark.parametrize("name, valid", [("glorot_half", "half_of"), ("s4d_inv", "dt_min, dt_max"),
+                                         ("spectral_glorot", "radius"), ("glorot", "none")])
+def test_unknown_parameter_is_a_one_line_value_error_naming_valid_ones(name, valid):
+  with pytest.raises(ValueError, match=rf"^initializer '{name}' takes no parameter\(s\) \['k'\]; valid: {valid}$"):
+    inits.get(name, k=2.0)
+  assert inits.params_of(name) == ([] if valid == "none" else valid.split(", "))
 
 
 @pytest.mark.parametrize("name", ALL_NAMES)
@@ -164,3 +167,26 @@ def test_monte_carlo_n256_glorot_rescaled_calibrated(cache_dir):
   assert p_glorot > 0.9
   assert p_rescaled < 0.03
   assert abs(p_calibrated - delta) < 3 * standard_error, (p_calibrated, standard_error)
+
+
+@pytest.mark.parametrize("radius", [0.99, 1.0, 0.5])
+def test_spectral_glorot_has_exactly_radius_and_scales_the_glorot_draw(radius):
+  n, key = 200, jax.random.key(11)
+  matrix = np.asarray(inits.get("spectral_glorot", radius=radius)(key, (n, n)), np.float64)
+  assert theory.spectral_radius(matrix) == pytest.approx(radius, rel=2e-6)
+  glorot = np.asarray(inits.get("glorot")(key, (n, n)), np.float64)
+  np.testing.assert_allclose(matrix, glorot * radius / theory.spectral_radius(glorot), rtol=1e-5, atol=1e-8)
+  eigenvalues = np.asarray(inits.get("spectral_glorot", radius=radius)(key, (n,), jnp.complex64))
+  assert np.abs(eigenvalues).max() == pytest.approx(radius, rel=2e-6)
+  np.testing.assert_allclose(np.sort_complex(eigenvalues), np.sort_complex(np.linalg.eigvals(matrix)), atol=1e-5)
+  complex_matrix = np.asarray(inits.get("spectral_glorot", radius=radius)(key, (n, n), jnp.complex64))
+  assert theory.spectral_radius(complex_matrix) == pytest.approx(radius, rel=2e-6)
+
+
+def test_spectral_glorot_runs_under_jit_and_rejects_bad_radius():
+  init = inits.get("spectral_glorot")
+  matrix = jax.jit(lambda k: init(k, (64, 64)))(jax.random.key(0))
+  assert theory.spectral_radius(matrix) == pytest.approx(0.99, rel=2e-6)
+  for bad in (0.0, -1.0, float("inf")):
+    with pytest.raises(ValueError, match=rf"^spectral_glorot: radius must be a finite number > 0, got radius={bad}"):
+      inits.get("spectral_glorot", radius=bad)

@@ -1,4 +1,4 @@
-"""Tests for the eigenvalue-law initializers diag_uniform and lru_ring: laws by KS tests, matrices by their spectra."""
+"""Tests for the normal-matrix initializers diag_uniform, lru_ring and orthogonal: laws by KS tests, matrices by\ntheir spectra."""
 
 import math
 
@@ -90,3 +90,26 @@ def test_haar_basis_is_orthogonal_or_unitary(dtype):
   np.testing.assert_allclose(basis.conj().T @ basis, np.eye(16), atol=1e-5)
   assert (np.iscomplexobj(np.asarray(diagonal.haar_orthogonal(jax.random.key(0), 4, dtype)))
           == (dtype == jnp.complex64))
+
+
+@pytest.mark.parametrize("n", [1, 7, 64])
+def test_orthogonal_is_orthogonal_with_unit_modulus_eigenvalues(n):
+  init = inits.get("orthogonal")
+  matrix = np.asarray(init(jax.random.key(n), (n, n)), np.float64)
+  np.testing.assert_allclose(matrix.T @ matrix, np.eye(n), atol=2e-6)
+  np.testing.assert_allclose(np.abs(np.linalg.eigvals(matrix)), 1.0, atol=2e-6)
+  eigenvalues = np.asarray(init(jax.random.key(n), (n,), jnp.complex64))
+  np.testing.assert_allclose(np.abs(eigenvalues), 1.0, atol=2e-6)
+  np.testing.assert_allclose(np.sort_complex(eigenvalues), np.sort_complex(np.linalg.eigvals(matrix)), atol=1e-5)
+  unitary = np.asarray(init(jax.random.key(n), (n, n), jnp.complex64), np.complex128)
+  np.testing.assert_allclose(unitary.conj().T @ unitary, np.eye(n), atol=2e-6)
+
+
+def test_orthogonal_has_haar_moments():
+  # Haar O(n): E tr Q = 0 and E (tr Q)^2 = 1 (Diaconis-Shahshahani); QR without R's signs has Q_00 < 0 always.
+  keys = jax.random.split(jax.random.key(0), 400)
+  draws = np.asarray(jax.vmap(lambda k: inits.get("orthogonal")(k, (8, 8)))(keys), np.float64)
+  traces = np.trace(draws, axis1=1, axis2=2)
+  assert abs(traces.mean()) < 4 / np.sqrt(400) and traces.var() == pytest.approx(1.0, abs=0.3)
+  corner = draws[:, 0, 0]
+  assert abs(corner.mean()) < 4 / np.sqrt(8 * 400) and np.mean(corner ** 2) * 8 == pytest.approx(1.0, abs=0.25)
