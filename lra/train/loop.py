@@ -20,35 +20,43 @@ from tqdm import tqdm
 import inits
 import models
 from inits import theory
+from lra.errors import ConfigError
 from lra.tasks import batching, get_task, task_names
-from lra.train import checkpoint, metrics_log, optim, parallel, steps
+from lra.train import checkpoint, failpoints, metrics_log, optim, parallel, preemption, steps, workdir as workdir_lib
 from models import scan as scan_lib
 
 SPLITS = ("train", "val", "test")
 
 
 def validate_config(config) -> None:
-  """Fails early, with the field to change, on names and combinations that cannot run."""
+  """Fails early, with the field to change, on names and combinations that cannot run.
+
+  Raises:
+    ConfigError: the message names the field and its valid values.
+  """
   m = config.model
   if config.task not in task_names():
-    raise ValueError(f"config.task={config.task!r}; valid tasks: {task_names()}")
+    raise ConfigError(f"config.task={config.task!r}; valid tasks: {task_names()}")
   if m.recurrence not in models.RECURRENCES:
-    raise ValueError(f"config.model.recurrence={m.recurrence!r}; valid: {list(models.RECURRENCES)}")
+    raise ConfigError(f"config.model.recurrence={m.recurrence!r}; valid: {list(models.RECURRENCES)}")
   if m.init not in inits.names():
-    raise ValueError(f"config.model.init={m.init!r}; valid initializers: {inits.names()}")
+    raise ConfigError(f"config.model.init={m.init!r}; valid initializers: {inits.names()}")
   if m.norm not in ("batch", "layer"):
-    raise ValueError(f"config.model.norm={m.norm!r}; valid: ['batch', 'layer']")
+    raise ConfigError(f"config.model.norm={m.norm!r}; valid: ['batch', 'layer']")
   if m.scan != "auto":
-    scan_lib.resolve_impl("dense" if m.recurrence == "dense" else "diag", m.scan)
+    kind = "dense" if m.recurrence == "dense" else "diag"
+    impls = scan_lib.DENSE_IMPLS if kind == "dense" else scan_lib.DIAG_IMPLS
+    if m.scan not in impls:
+      raise ConfigError(f"config.model.scan={m.scan!r}; valid for a {kind} recurrence: {['auto', *impls]}")
   if m.init == "rescaled_glorot" and theory.gamma_n(m.d_hidden) <= 0:
-    raise ValueError(
+    raise ConfigError(
         f"config.model.init=rescaled_glorot needs config.model.d_hidden > 163 (gamma_n <= 0 at "
         f"d_hidden={m.d_hidden}, so c_n is undefined): raise d_hidden, or use "
         f"--config.model.init=calibrated_glorot, which works at any width")
-  for name, value in (("d_model", m.d_model), ("d_hidden", m.d_hidden), ("n_layers", m.n_layers),
-                      ("batch_size", config.train.batch_size)):
+  for name, value in (("model.d_model", m.d_model), ("model.d_hidden", m.d_hidden),
+                      ("model.n_layers", m.n_layers), ("train.batch_size", config.train.batch_size)):
     if value <= 0:
-      raise ValueError(f"config {name}={value} must be positive")
+      raise ConfigError(f"config.{name}={value} must be positive")
 
 
 def _read_json(path):
@@ -56,18 +64,22 @@ def _read_json(path):
     return json.load(f)
 
 
-def _write_json(path, obj):
+def _write_json(path, obj, kill_point=None):
+  """Writes `obj` to `path` atomically: a run killed while writing leaves the old file (or none)."""
   tmp = path + ".tmp"
   with open(tmp, "w") as f:
     json.dump(obj, f, indent=2, sort_keys=True)
+  if kill_point:
+    failpoints.kill_at(kill_point)
   os.replace(tmp, path)
 
 
-def evaluate(eval_fn, state, batches, mesh) -> dict:
+def evaluate(eval_fn, state, batches, mesh, step=None) -> dict:
   """Accuracy and loss weighted by example count over a whole split, plus hidden-state maxima."""
   totals, stat_max, stat_sum, n_batches = {"correct": 0.0, "count": 0.0, "loss_sum": 0.0}, {}, {}, 0
   for batch in batches.epoch(0):
     out = jax.device_get(eval_fn(state, parallel.shard_batch(batch, mesh)))
+    failpoints.kill_at("eval", step)
     for k in totals:
       totals[k] += float(out[k])
     for k, v in out.items():
@@ -82,19 +94,42 @@ def evaluate(eval_fn, state, batches, mesh) -> dict:
 
 
 def run(config, workdir: str) -> dict:
-  """Trains `config` in `workdir` (resuming if a checkpoint is there); returns the results dict."""
+  """Trains `config` in `workdir` (resuming if a checkpoint is there); returns the results dict.
+
+  Raises:
+    ConfigError: a config that cannot run, a workdir in use by a live run, or one that holds another config.
+    DataError: missing or unreadable data.
+    preemption.Preempted: SIGTERM or SIGUSR1 arrived; the latest checkpoint was written first.
+  """
+  parallel.maybe_initialize_distributed(config.distributed)  # before anything that starts a JAX backend
   validate_config(config)
+  main = parallel.is_main_process()
   os.makedirs(workdir, exist_ok=True)
+  lock = workdir_lib.RunLock(workdir)
+  if main:
+    lock.acquire()
+  try:
+    return _run_locked(config, workdir, main)
+  finally:
+    lock.release()
+
+
+def _run_locked(config, workdir, main):
+  run_config = config.to_dict()
+  workdir_lib.check_same_config(workdir, run_config)
   results_path = os.path.join(workdir, "results.json")
   if os.path.exists(results_path):
     previous = _read_json(results_path)
     if previous.get("finished") or previous.get("diverged"):
       print(f"{workdir}: already {'diverged' if previous['diverged'] else 'finished'}; nothing to do")
       return previous
-  _write_json(os.path.join(workdir, "config.json"), config.to_dict())
-  parallel.maybe_initialize_distributed(config.distributed)
+  if main:
+    _write_json(os.path.join(workdir, workdir_lib.CONFIG_NAME), run_config)
   mesh = parallel.make_mesh()
-  parallel.check_batch_size(config.train.batch_size, mesh)
+  try:
+    parallel.check_batch_size(config.train.batch_size, mesh)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
 
   task = get_task(config.task, config.data)
   splits = {name: task.load(name) for name in SPLITS}
@@ -104,8 +139,8 @@ def run(config, workdir: str) -> dict:
                                          drop_last=False) for name in ("val", "test")}
   steps_per_epoch = len(train_batches)
   if steps_per_epoch == 0:
-    raise ValueError(f"{config.task}: {len(splits['train'].labels)} training examples are fewer than "
-                     f"config.train.batch_size={config.train.batch_size}")
+    raise ConfigError(f"{config.task}: {len(splits['train'].labels)} training examples are fewer than "
+                      f"config.train.batch_size={config.train.batch_size}")
   total_steps = config.train.epochs * steps_per_epoch
   if config.train.max_steps > 0:
     total_steps = min(total_steps, config.train.max_steps)
@@ -120,16 +155,17 @@ def run(config, workdir: str) -> dict:
   graphdef, state = steps.init_state(model, tx)
   state = parallel.replicate(state, mesh)
 
-  ckpts = checkpoint.Checkpoints(workdir)
+  ckpts = checkpoint.Checkpoints(workdir, echo=print if main else lambda *_: None)
   restored = ckpts.restore("latest", state)
   meta = {"epoch": 0, "step_in_epoch": 0, "best_val_accuracy": None, "test_accuracy": None, "best_step": None,
           "wall_s": 0.0, "evals": []}
   if restored is not None:
     state, meta = restored
     state = parallel.replicate(state, mesh)
-    print(f"{workdir}: resuming at step {int(state['step'])} (epoch {meta['epoch']}, "
-          f"batch {meta['step_in_epoch']})")
-  logger = metrics_log.MetricsLogger(workdir, config.wandb, config.to_dict(),
+    if main:
+      print(f"{workdir}: resuming at step {int(state['step'])} (epoch {meta['epoch']}, "
+            f"batch {meta['step_in_epoch']})")
+  logger = metrics_log.MetricsLogger(workdir, config.wandb, run_config, enabled=main,
                                      resume_step=int(state["step"]) if restored is not None else None)
 
   train_fn = jax.jit(lambda s, b: steps.train_step(graphdef, tx, s, b, loop_key), donate_argnums=0)
@@ -138,10 +174,11 @@ def run(config, workdir: str) -> dict:
   def save_latest():
     meta["wall_s"] = wall_before + time.time() - t_start
     if ckpts.latest.latest_step() != step:
+      failpoints.kill_while_writing("latest_write", step, ckpts.directory("latest"), f"{step}{checkpoint.TMP_SUFFIX}*")
       ckpts.save("latest", step, state, meta)
 
   def do_eval(step):
-    val, test = (evaluate(eval_fn, state, eval_batches[n], mesh) for n in ("val", "test"))
+    val, test = (evaluate(eval_fn, state, eval_batches[n], mesh, step) for n in ("val", "test"))
     nnx.update(model, state["params"], state["model_state"])
     radii = model.spectral_radii()
     record = {"val/accuracy": val["accuracy"], "val/loss": val["loss"], "test/accuracy": test["accuracy"],
@@ -152,57 +189,67 @@ def run(config, workdir: str) -> dict:
     meta["evals"].append({"step": step, "val_accuracy": val["accuracy"], "test_accuracy": test["accuracy"]})
     if meta["best_val_accuracy"] is None or val["accuracy"] > meta["best_val_accuracy"]:
       meta.update(best_val_accuracy=val["accuracy"], test_accuracy=test["accuracy"], best_step=step)
+      failpoints.kill_while_writing("best_write", step, ckpts.directory("best"), f"{step}{checkpoint.TMP_SUFFIX}*")
       ckpts.save("best", step, state, meta)
+      failpoints.kill_at("between_checkpoints", step)
     return val, test
 
   step = int(state["step"])
   diverged_step, t_start, wall_before = None, time.time(), meta["wall_s"]
   bar = tqdm(total=total_steps, initial=step, desc=f"{config.task} {config.model.recurrence}/{config.model.init}",
-             unit="step", dynamic_ncols=True)
+             unit="step", dynamic_ncols=True, disable=not main)
+  failpoints.kill_at("compile")
   try:
-    while step < total_steps and diverged_step is None:
-      t_log, tokens = time.time(), 0.0
-      for batch in train_batches.epoch(meta["epoch"], start_step=meta["step_in_epoch"]):
-        state, metrics = train_fn(state, parallel.shard_batch(batch, mesh))
-        metrics = jax.device_get(metrics)
-        if not metrics["finite"]:
-          diverged_step = step + 1
-          logger.log(diverged_step, {"train/loss": metrics["loss"], "diverged": 1.0,
-                                     **{f"train/{k}": v for k, v in metrics.items() if "/" in k}})
-          break
-        step += 1
-        meta["step_in_epoch"] += 1
-        tokens += float(metrics["tokens"])
-        bar.update(1)
-        bar.set_postfix(epoch=meta["epoch"], loss=f"{metrics['loss']:.3f}", acc=f"{metrics['accuracy']:.3f}")
-        if step % config.train.log_every_steps == 0 or step == total_steps:
-          elapsed = time.time() - t_log
-          logger.log(step, {"train/loss": metrics["loss"], "train/accuracy": metrics["accuracy"],
-                            "train/grad_norm": metrics["grad_norm"], "train/param_norm": metrics["param_norm"],
-                            "train/tokens_per_s": tokens / max(elapsed, 1e-9), "epoch": meta["epoch"],
-                            **{f"lr/{g}": float(s(step - 1)) for g, s in lr_schedules.items()},
-                            **{f"train/{k}": v for k, v in metrics.items() if "/" in k}})
-          t_log, tokens = time.time(), 0.0
-        end_of_epoch = meta["step_in_epoch"] == steps_per_epoch
-        if end_of_epoch:
-          meta["epoch"] += 1
-          meta["step_in_epoch"] = 0
-        if (end_of_epoch or step == total_steps or
-            (config.train.eval_every_steps > 0 and step % config.train.eval_every_steps == 0)):
-          val, _ = do_eval(step)
-          bar.set_postfix(epoch=meta["epoch"], val_acc=f"{val['accuracy']:.3f}")
-          save_latest()
-        elif step % config.train.ckpt_every_steps == 0:
-          save_latest()
-        if step >= total_steps:
-          break
+    with preemption.StopSignals() as stop_signals:
+      while step < total_steps and diverged_step is None:
+        t_log, tokens = time.time(), 0.0
+        for batch in train_batches.epoch(meta["epoch"], start_step=meta["step_in_epoch"]):
+          state, metrics = train_fn(state, parallel.shard_batch(batch, mesh))
+          failpoints.kill_at("mid_step", step + 1)
+          metrics = jax.device_get(metrics)
+          if not metrics["finite"]:
+            diverged_step = step + 1
+            logger.log(diverged_step, {"train/loss": metrics["loss"], "diverged": 1.0,
+                                       **{f"train/{k}": v for k, v in metrics.items() if "/" in k}})
+            break
+          step += 1
+          meta["step_in_epoch"] += 1
+          tokens += float(metrics["tokens"])
+          bar.update(1)
+          bar.set_postfix(epoch=meta["epoch"], loss=f"{metrics['loss']:.3f}", acc=f"{metrics['accuracy']:.3f}")
+          if step % config.train.log_every_steps == 0 or step == total_steps:
+            elapsed = time.time() - t_log
+            logger.log(step, {"train/loss": metrics["loss"], "train/accuracy": metrics["accuracy"],
+                              "train/grad_norm": metrics["grad_norm"], "train/param_norm": metrics["param_norm"],
+                              "train/tokens_per_s": tokens / max(elapsed, 1e-9), "epoch": meta["epoch"],
+                              **{f"lr/{g}": float(s(step - 1)) for g, s in lr_schedules.items()},
+                              **{f"train/{k}": v for k, v in metrics.items() if "/" in k}})
+            t_log, tokens = time.time(), 0.0
+          end_of_epoch = meta["step_in_epoch"] == steps_per_epoch
+          if end_of_epoch:
+            meta["epoch"] += 1
+            meta["step_in_epoch"] = 0
+          if (end_of_epoch or step == total_steps or
+              (config.train.eval_every_steps > 0 and step % config.train.eval_every_steps == 0)):
+            val, _ = do_eval(step)
+            bar.set_postfix(epoch=meta["epoch"], val_acc=f"{val['accuracy']:.3f}")
+            save_latest()
+          elif step % config.train.ckpt_every_steps == 0:
+            save_latest()
+          if stop_signals.should_stop(jax.process_count()):
+            save_latest()
+            raise preemption.Preempted(
+                f"{workdir}: stopped by {stop_signals.received or 'another process'} at step {step}; the latest "
+                f"checkpoint is written: start the same command again to resume")
+          if step >= total_steps:
+            break
     meta["wall_s"] = wall_before + time.time() - t_start
     if diverged_step is None:
       save_latest()
   except BaseException:
     logger.close()
     raise
-  finally:  # also on Ctrl-C or an error: let a checkpoint being written finish, so the next start can read it
+  finally:  # also on Ctrl-C, a signal or an error: let a checkpoint being written finish, so the next start reads it
     bar.close()
     ckpts.close()
   results = {
@@ -214,15 +261,15 @@ def run(config, workdir: str) -> dict:
       "best_val_accuracy": meta["best_val_accuracy"], "test_accuracy": meta["test_accuracy"],
       "best_step": meta["best_step"], "steps": step, "total_steps": total_steps,
       "epochs_done": meta["epoch"], "wall_s": meta["wall_s"], "finished": True,
-      "devices": jax.device_count(), "platform": jax.default_backend(),
+      "devices": jax.device_count(), "processes": jax.process_count(), "platform": jax.default_backend(),
       "val_from_test": bool(splits["val"].info.get("val_from_test", False)),
       "majority_class_test_accuracy": float(np.bincount(splits["test"].labels).max() / len(splits["test"].labels)),
   }
   logger.summary(results)
   logger.close()
-  if jax.process_index() == 0:
-    _write_json(results_path, results)
-  status = f"DIVERGED at step {diverged_step}" if results["diverged"] else (
-      f"best val {results['best_val_accuracy']:.4f}, test at best val {results['test_accuracy']:.4f}")
-  print(f"{workdir}: {status} ({step} steps, {results['wall_s']:.0f} s)")
+  if main:
+    _write_json(results_path, results, kill_point="results_write")
+    status = f"DIVERGED at step {diverged_step}" if results["diverged"] else (
+        f"best val {results['best_val_accuracy']:.4f}, test at best val {results['test_accuracy']:.4f}")
+    print(f"{workdir}: {status} ({step} steps, {results['wall_s']:.0f} s)")
   return results

@@ -3,7 +3,8 @@
 wandb mode `auto` is online when an API key is configured (WANDB_API_KEY or a `wandb login` netrc entry) and
 offline otherwise (the run is written under `<workdir>/wandb/` and can be uploaded later with `wandb sync`).
 A WANDB_MODE environment variable wins over the config. A resumed run appends to the same wandb run (its id is
-kept in `<workdir>/wandb_id.txt`) and first drops from `metrics.jsonl` the lines logged after its checkpoint.
+kept in `<workdir>/wandb_id.txt`) and first drops from `metrics.jsonl` the lines logged after its checkpoint
+(and a last line cut short by a kill). Only process 0 of a multi-process run writes either.
 """
 
 import json
@@ -42,20 +43,33 @@ def _jsonable(value):
   return value
 
 
+def _logged_at_or_before(line: str, step: int) -> bool:
+  """Whether a metrics.jsonl line is a whole record logged at or before `step` (a line cut by a kill is not)."""
+  try:
+    return json.loads(line)["step"] <= step
+  except (json.JSONDecodeError, KeyError, TypeError):
+    return False
+
+
 class MetricsLogger:
   """Appends metric dicts to metrics.jsonl and to wandb; `resume_step` truncates lines logged after it."""
 
-  def __init__(self, workdir: str, wandb_cfg, run_config: dict, *, resume_step: int | None = None):
+  def __init__(self, workdir: str, wandb_cfg, run_config: dict, *, resume_step: int | None = None,
+               enabled: bool = True):
     self.path = os.path.join(workdir, "metrics.jsonl")
+    self.enabled = enabled  # False on processes other than 0 of a multi-process run: they log nothing
+    self.wandb_run = None
+    if not enabled:
+      return
     if resume_step is None:
       open(self.path, "w").close()
     elif os.path.exists(self.path):
       with open(self.path) as f:
-        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
-      with open(self.path, "w") as f:
+        kept = [line for line in f if _logged_at_or_before(line, resume_step)]
+      with open(self.path + ".tmp", "w") as f:
         f.writelines(kept)
+      os.replace(self.path + ".tmp", self.path)
     self.mode = resolve_wandb_mode(wandb_cfg.mode)
-    self.wandb_run = None
     if self.mode != "disabled":
       import wandb  # imported only when used: it is slow to import
       id_path = os.path.join(workdir, "wandb_id.txt")
@@ -71,6 +85,8 @@ class MetricsLogger:
           resume="allow", config=run_config)
 
   def log(self, step: int, metrics: dict):
+    if not self.enabled:
+      return
     record = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")

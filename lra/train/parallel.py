@@ -14,8 +14,18 @@ AXIS = "data"
 
 
 def maybe_initialize_distributed(enabled: bool):
-  if enabled and jax.process_count() == 1:
+  """`jax.distributed.initialize()` (the cluster from SLURM's or another launcher's environment) when `enabled`.
+
+  It must come before anything that starts a JAX backend, `jax.process_count()` included, so it is the first
+  thing a run does.
+  """
+  if enabled and not jax.distributed.is_initialized():
     jax.distributed.initialize()
+
+
+def is_main_process() -> bool:
+  """Whether this process writes the run's files, logs and progress bar (process 0 of a multi-process run)."""
+  return jax.process_index() == 0
 
 
 def make_mesh() -> jax.sharding.Mesh:

@@ -1,5 +1,6 @@
 """lra/train/host_memory.py: a process that re-executes itself with glibc's hugetlb tunable faults XLA's freed and
-re-allocated temporaries back in with far fewer page faults at every call; a user's own tunables are kept."""
+re-allocated temporaries back in with far fewer page faults at every call; it re-executes only a CPU run, never
+over a user's own GLIBC_TUNABLES or under a debugger."""
 
 import json
 import os
@@ -62,16 +63,38 @@ def test_reexec_with_huge_pages_cuts_the_page_faults_of_each_call(tmp_path):
   assert tuned["faults"] < 0.05 * default["faults"], (default, tuned)
 
 
-def test_the_tunable_is_added_once_and_a_users_own_is_kept(monkeypatch):
+def test_reexec_only_for_a_cpu_run_without_tunables_or_debugger(monkeypatch):
   calls = []
   monkeypatch.setattr(os, "execve", lambda *args: calls.append(args))
   monkeypatch.setattr(sys, "argv", [__file__, "--flag"])
-  monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0")
+  monkeypatch.setattr(host_memory, "under_debugger", lambda: False)
+  monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+  for tunables in ("glibc.malloc.hugetlb=0", "glibc.malloc.arena_max=2", ""):  # the user's own: left alone
+    monkeypatch.setenv("GLIBC_TUNABLES", tunables)
+    host_memory.reexec_with_huge_pages()
+  assert calls == []
+  monkeypatch.delenv("GLIBC_TUNABLES")
+  monkeypatch.setenv("JAX_PLATFORMS", "cuda,cpu")
   host_memory.reexec_with_huge_pages()
   assert calls == []
-  monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
+  monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+  monkeypatch.setattr(host_memory, "under_debugger", lambda: True)
+  host_memory.reexec_with_huge_pages()
+  assert calls == []
+  monkeypatch.setattr(host_memory, "under_debugger", lambda: False)
   host_memory.reexec_with_huge_pages()
   (executable, argv, env), = calls
   assert executable == sys.executable and argv == [sys.executable, __file__, "--flag"]
-  assert env["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+  assert env["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
   assert host_memory.malloc_is_tuned(env) and not host_memory.malloc_is_tuned({"GLIBC_TUNABLES": ""})
+
+
+def test_runs_on_cpu_reads_jax_platforms():
+  assert host_memory.runs_on_cpu({"JAX_PLATFORMS": "cpu"})
+  assert not host_memory.runs_on_cpu({"JAX_PLATFORMS": "cuda"})
+  assert not host_memory.runs_on_cpu({"JAX_PLATFORMS": "tpu,cpu"})
+
+
+def test_a_pdb_trace_counts_as_a_debugger(monkeypatch):
+  monkeypatch.setattr(sys, "gettrace", lambda: (lambda *a: None))
+  assert host_memory.under_debugger()
