@@ -5,11 +5,14 @@ A config file's `get_config(arg)` takes `arg` as `paper` (default), `cpu`, or `k
 with `--config.model.init=glorot`-style flags.
 """
 
+import inspect
+
 import ml_collections
 from ml_collections import config_dict
 
-PRESETS = ("paper", "cpu")
-RECURRENCES = ("dense", "diag", "lru")
+from configs import data
+from lra.errors import ConfigError
+from configs.names import NORMS, PRESETS, RECURRENCES
 
 
 def parse_arg(arg: str, **defaults) -> ml_collections.ConfigDict:
@@ -19,23 +22,57 @@ def parse_arg(arg: str, **defaults) -> ml_collections.ConfigDict:
     key, sep, value = item.partition("=")
     if not sep:
       if i > 0:
-        raise ValueError(f"config arg {arg!r}: only the first item may be a bare preset name, got {item!r}")
+        raise ConfigError(f"config arg {arg!r}: only the first item may be a bare preset name, got {item!r}")
       key, value = "preset", item
     if key not in parsed:
-      raise ValueError(f"config arg {arg!r}: unknown key {key!r}; valid keys: {sorted(defaults)}")
+      raise ConfigError(f"config arg {arg!r}: unknown key {key!r}; valid keys: {sorted(defaults)}")
     parsed[key] = type(defaults[key])(value)
   if parsed.preset not in PRESETS:
-    raise ValueError(f"config arg {arg!r}: unknown preset {parsed.preset!r}; valid presets: {list(PRESETS)}")
+    raise ConfigError(f"config arg {arg!r}: unknown preset {parsed.preset!r}; valid presets: {list(PRESETS)}")
   if parsed.recurrence not in RECURRENCES:
-    raise ValueError(f"config arg {arg!r}: unknown recurrence {parsed.recurrence!r}; valid: {list(RECURRENCES)}")
+    raise ConfigError(f"config arg {arg!r}: unknown recurrence {parsed.recurrence!r}; valid: {list(RECURRENCES)}")
   return parsed
+
+
+def _placeholder_type(param: str, defaults: list) -> type:
+  """The type of the `init_params.<param>` placeholder, from the factories' defaults: float when they mix int and
+  float, str when every default is None (a path such as cache_dir)."""
+  kinds = {type(d) for d in defaults if d is not None}
+  if kinds <= {int, float} and float in kinds:
+    return float
+  if len(kinds) > 1:
+    names = sorted(k.__name__ for k in kinds)
+    raise TypeError(f"config.model.init_params.{param}: the initializers' defaults have types {names}; a "
+                    f"parameter shared by several initializers needs one type")
+  return kinds.pop() if kinds else str
+
+
+def init_param_defaults() -> dict[str, list]:
+  """{parameter: [its default in each initializer that takes it]} over every initializer `inits` registers."""
+  import inits  # here, not at module import: `import configs` stays free of JAX
+
+  defaults: dict[str, list] = {}
+  for name in inits.names():
+    for param in inits.params_of(name):
+      default = inspect.signature(inits._FACTORIES[name]).parameters[param].default  # noqa: SLF001
+      defaults.setdefault(param, []).append(None if default is inspect.Parameter.empty else default)
+  return defaults
+
+
+def init_params_config() -> ml_collections.ConfigDict:
+  """`config.model.init_params`: a None placeholder for each parameter of each registered initializer.
+
+  Set one with `--config.model.init_params.<param>=value`; the set ones (not None) are passed as they are to
+  `inits.get(config.model.init, **params)`, which names the parameters an initializer takes when it is given one
+  it does not. An initializer added to `inits` appears here with no change to the configs.
+  """
+  return ml_collections.ConfigDict({
+      param: config_dict.placeholder(_placeholder_type(param, defaults))
+      for param, defaults in sorted(init_param_defaults().items())})
 
 
 def base_config(task: str, arg) -> ml_collections.ConfigDict:
   """Every field of a run, with typed defaults; the task files set the paper's values."""
-  # Imported here so that `configs/` can be read without importing the data code at module import.
-  from lra.tasks import data as lra_data
-
   c = ml_collections.ConfigDict()
   c.task = task
   c.seed = 0                        # the one seed: model init, dropout, data order
@@ -44,21 +81,16 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict()
   c.model.recurrence = arg.recurrence  # dense | diag | lru
   c.model.init = "lru_ring" if arg.recurrence == "lru" else "rescaled_glorot"  # a name in inits.names()
-  c.model.init_params = ml_collections.ConfigDict(dict(
-      k=config_dict.placeholder(float),       # rescaled_glorot: Gumbel standard deviations above the mean
-      delta=config_dict.placeholder(float),   # rescaled/calibrated_glorot: target P(spectral radius > 1)
-      half_of=config_dict.placeholder(str),   # glorot_half: "variance" (code) or "std" (rebuttal)
-  ))
+  c.model.init_params = init_params_config()  # every parameter of every initializer; None: the factory's default
   c.model.d_model = 256             # width of the residual stream
   c.model.d_hidden = 192            # the paper's n: width of the recurrence
   c.model.n_layers = 6
-  c.model.norm = "batch"            # batch | layer (pre-norm)
+  c.model.norm = "batch"            # pre-norm: a name in configs.names.NORMS (batch | layer)
   c.model.dropout = 0.0
   c.model.scan = "auto"             # a models.scan implementation, or auto (fastest measured per platform)
   c.model.recurrent_layer_norm = False  # the rebuttal's "LN" rows: LayerNorm inside the recurrence
   c.model.bidirectional = False
   c.model.double_gelu = False       # the authors' code applies GELU twice (a quirk)
-  c.model.r_min, c.model.r_max, c.model.max_phase = 0.4, 0.9, 3.141592653589793  # lru_ring
   c.model.remat = "states"          # backward recomputation: none | full | states | elementwise (models/classifier.py)
 
   c.optim = ml_collections.ConfigDict()
@@ -77,7 +109,7 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
   c.train.ckpt_every_steps = 500    # latest checkpoint; also saved at every evaluation
   c.train.log_every_steps = 50      # training metrics to metrics.jsonl / wandb
 
-  c.data = lra_data.default_data_config(task)
+  c.data = data.default_data_config(task)   # configs/data.py
 
   c.wandb = ml_collections.ConfigDict()
   c.wandb.mode = "auto"             # auto (online with an API key, else offline) | online | offline | disabled
@@ -89,10 +121,9 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
 
 
 def shrink_for_cpu(c, *, epochs: int, warmup_epochs: float, log_every_steps: int, ckpt_every_steps: int):
-  """The `:cpu` preset: the same task on its small local data (lra.tasks.data.cpu_data_overrides) with a 2-layer,
+  """The `:cpu` preset: the same task on its small local data (configs.data.cpu_data_overrides) with a 2-layer,
   d_model 64 model at the paper's recurrence width n = 192 (rescaled Glorot needs n > 163)."""
-  from lra.tasks import data as lra_data
   c.model.update(d_model=64, d_hidden=192, n_layers=2, dropout=0.0)
   c.train.update(batch_size=32, epochs=epochs, log_every_steps=log_every_steps, ckpt_every_steps=ckpt_every_steps)
   c.optim.update(lr=3e-3, lr_factor=0.25, warmup_epochs=warmup_epochs)
-  c.data.update(lra_data.cpu_data_overrides(c.task))
+  c.data.update(data.cpu_data_overrides(c.task))

@@ -9,7 +9,6 @@ import functools
 import json
 import math
 import os
-import pathlib
 import time
 import warnings
 
@@ -17,17 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from inits import cache
 from inits import theory
 
-CACHE_ENV_VAR = "GLOROT_LRA_CACHE"
-DEFAULT_CACHE_DIR = "~/.cache/glorot_lra"
 FIELD_DTYPES = {"real": jnp.float32, "complex": jnp.complex64}
 
 
 def resolve_cache_dir(cache_dir=None):
-  """The cache directory: `cache_dir` if given, else $GLOROT_LRA_CACHE, else ~/.cache/glorot_lra."""
-  chosen = cache_dir if cache_dir is not None else os.environ.get(CACHE_ENV_VAR) or DEFAULT_CACHE_DIR
-  return pathlib.Path(chosen).expanduser()
+  """The cache directory: `cache_dir` if given, else the project's cache root (inits.cache: $GLOROT_LRA_CACHE)."""
+  return cache.cache_root(cache_dir)
 
 
 def check_params(n, delta, field, n_draws):

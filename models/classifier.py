@@ -199,15 +199,8 @@ class SequenceClassifier(nnx.Module):
 
 
 def _init_params(model_cfg) -> dict:
-  """config.model.init_params without unset (None) fields; lru_ring also takes r_min, r_max, max_phase."""
-  params = model_cfg.get("init_params") or {}
-  params = params.to_dict() if hasattr(params, "to_dict") else dict(params)
-  params = {key: value for key, value in params.items() if value is not None}
-  if model_cfg.init == "lru_ring":
-    for key in ("r_min", "r_max", "max_phase"):
-      if model_cfg.get(key) is not None:
-        params.setdefault(key, model_cfg.get(key))
-  return params
+  """The set (not None) fields of config.model.init_params, passed as they are to inits.get(config.model.init)."""
+  return {key: value for key, value in model_cfg.init_params.items() if value is not None}
 
 
 def build(model_cfg, *, vocab_size: int | None, input_dim: int, num_classes: int, rngs: nnx.Rngs):
@@ -226,12 +219,11 @@ def build(model_cfg, *, vocab_size: int | None, input_dim: int, num_classes: int
   def make_block(block_rngs):
     return block_class(
         model_cfg.d_model, model_cfg.d_hidden, init=model_cfg.init, init_params=init_params,
-        scan=model_cfg.get("scan", "auto"), recurrent_layer_norm=model_cfg.get("recurrent_layer_norm", False),
-        bidirectional=model_cfg.get("bidirectional", False), rngs=block_rngs)
+        scan=model_cfg.scan, recurrent_layer_norm=model_cfg.recurrent_layer_norm,
+        bidirectional=model_cfg.bidirectional, rngs=block_rngs)
 
   return SequenceClassifier(
       make_block, vocab_size=vocab_size, input_dim=input_dim, num_classes=num_classes,
       d_model=model_cfg.d_model, n_layers=model_cfg.n_layers, norm=model_cfg.norm,
-      dropout_rate=float(model_cfg.get("dropout", 0.0)), double_gelu=model_cfg.get("double_gelu", False),
-      remat=model_cfg.get("remat", "states"), rngs=rngs)
+      dropout_rate=float(model_cfg.dropout), double_gelu=model_cfg.double_gelu, remat=model_cfg.remat, rngs=rngs)
 

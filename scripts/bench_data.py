@@ -12,8 +12,8 @@ import argparse
 import tempfile
 import time
 
+from configs import data
 from lra.tasks import batching
-from lra.tasks import data
 from lra.tasks import get_task
 
 # (task, batch size, length, data overrides): the paper's settings on data that needs no download.

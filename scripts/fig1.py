@@ -24,7 +24,6 @@ import json  # noqa: E402
 import math  # noqa: E402
 import pathlib  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -231,11 +230,9 @@ def write_csv(path, rows):
 
 
 def git_commit():
-  try:
-    return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                          cwd=pathlib.Path(__file__).resolve().parent).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    return None
+  """The checkout's commit (`sha` or `sha+dirty`), None outside git: lra.provenance's one lookup."""
+  from lra import provenance
+  return provenance.commit_label()
 
 
 def main(argv=None):

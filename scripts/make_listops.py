@@ -13,6 +13,7 @@ import json
 import os
 import time
 
+from configs import data as data_config
 from lra.tasks import data
 from lra.tasks import listops
 
@@ -30,7 +31,7 @@ def main(argv=None):
 
   params = listops.GeneratorParams()
   if args.size == "cpu":
-    params = dataclasses.replace(params, **{k: v for k, v in data.cpu_data_overrides("listops")["listops"].items()
+    params = dataclasses.replace(params, **{k: v for k, v in data_config.cpu_data_overrides("listops")["listops"].items()
                                             if k != "source"})
   overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(params) if getattr(args, f.name) is not None}
   params = dataclasses.replace(params, **overrides)

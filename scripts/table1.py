@@ -1,5 +1,8 @@
 """Builds Table 1 from results.json files under a sweep root (and optionally a wandb project): Markdown, LaTeX, CSV.
 
+The outputs name the commits and devices the runs came from; a table whose runs came from more than one of either
+gets a warning line, also printed to stderr.
+
   python scripts/table1.py --root runs/table1    # prints Markdown; writes runs/table1/table1.{md,tex,csv}
   python scripts/table1.py --root runs/table1 --wandb-project glorot-lra --wandb-entity me
 """
@@ -44,11 +47,16 @@ def main(argv: list[str] | None = None) -> int:
   tasks, labels, cells = table.aggregate(records, expected_runs=expected, seeds=seeds, tasks=tasks)
 
   prov = sweep.provenance([sys.executable, *sys.argv] if argv is None else ["scripts/table1.py", *argv])
+  runs_lines, warnings = table.runs_provenance(records)
+  for warning in warnings:
+    print(f"table1.py: {warning}", file=sys.stderr)
+  runs_from = [*runs_lines, *warnings]
   published = not args.no_published
-  markdown = table.to_markdown(tasks, labels, cells, published=published, prov=prov)
+  markdown = table.to_markdown(tasks, labels, cells, published=published, prov=prov, runs_from=runs_from)
   prefix = args.out or os.path.join(args.root[0] if args.root else ".", "table1")
-  outputs = {".md": markdown, ".tex": table.to_latex(tasks, labels, cells, published=published, prov=prov),
-             ".csv": table.to_csv(tasks, labels, cells, prov=prov)}
+  outputs = {".md": markdown,
+             ".tex": table.to_latex(tasks, labels, cells, published=published, prov=prov, runs_from=runs_from),
+             ".csv": table.to_csv(tasks, labels, cells, prov=prov, runs_from=runs_from)}
   os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
   for ext, text in outputs.items():
     with open(prefix + ext, "w") as f:

@@ -18,8 +18,8 @@ import subprocess
 import time
 from collections.abc import Iterable, Sequence
 
-TASKS = ("listops", "scifar", "imdb")
-RECURRENCES = ("dense", "diag", "lru")
+from configs.names import RECURRENCES, TASKS
+from lra import provenance as provenance_lib
 TABLE1_INITS = ("glorot", "glorot_half", "rescaled_glorot", "diag_uniform")
 LAYER_NORM_MODES = ("off", "add", "only")
 EMITTERS = ("local", "slurm", "wandb")
@@ -255,15 +255,8 @@ def is_done(status: str) -> bool:
 
 
 def git_commit(repo_dir: str = REPO_DIR) -> str:
-  """The checkout's commit, with `+dirty` when tracked files differ from it; "unknown" outside git."""
-  try:
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_dir, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo_dir,
-                           capture_output=True, text=True, check=True).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    return "unknown"
-  return sha + ("+dirty" if dirty else "")
+  """The checkout's commit, with `+dirty` when tracked files differ from it (lra.provenance); "unknown" outside git."""
+  return provenance_lib.commit_label(repo_dir) or "unknown"
 
 
 def provenance(command: Sequence[str] | str) -> dict:

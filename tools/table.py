@@ -3,18 +3,23 @@
 A cell is one (task, row) over seeds: `mean ± std` of the test accuracy (%) at the best validation evaluation
 (as train.py stores it), std the population std over seeds (numpy's default, ddof=0); `– (k/n div.)` when k of
 the n seeds diverged; `missing` when no seed has a result; `mean ± std (k/n)` when only k of n seeds finished.
+Each run's `provenance` (lra.provenance, in its results.json or config.json) says its commit and devices; the
+table names them and warns when its runs came from more than one.
 """
 
+import collections
 import csv
 import dataclasses
 import glob
 import io
 import json
 import math
-import netrc
 import os
 from collections.abc import Iterable, Sequence
 
+from configs.names import TASKS
+from lra import provenance as provenance_lib
+from lra import wandb_auth
 from tools import sweep
 
 # Published test accuracies (%) to show beside ours, keyed by (task, row label), from /work/shared/paper.md §4.
@@ -59,6 +64,8 @@ class Record:
   best_val_accuracy: float | None = None
   wall_s: float | None = None
   source: str = ""
+  commit: str | None = None       # lra.provenance.describe_commit of the run; None: it recorded no provenance
+  devices: str | None = None      # lra.provenance.describe_devices of the run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,12 +139,21 @@ def _percent(value) -> float | None:
   return value * 100.0 if value <= 1.0 else value
 
 
-def _record_from(results: dict, *, label: str, source: str) -> Record:
+def _record_from(results: dict, *, label: str, source: str, prov: dict | None = None) -> Record:
+  """A Record from a results dict (results.json, or a wandb summary that may lack the keys of an unfinished run)."""
   return Record(task=results["task"], label=label, seed=int(results["seed"]),
                 diverged=bool(results.get("diverged")), finished=bool(results.get("finished")),
                 test_accuracy=_percent(results.get("test_accuracy")),
                 best_val_accuracy=_percent(results.get("best_val_accuracy")), wall_s=results.get("wall_s"),
-                source=source)
+                source=source, commit=provenance_lib.describe_commit(prov) if prov else None,
+                devices=provenance_lib.describe_devices(prov) if prov else None)
+
+
+def _read_json(path: str) -> dict | None:
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
 
 
 def load_manifests(root: str) -> list[sweep.Run]:
@@ -161,17 +177,15 @@ def collect_local(root: str) -> tuple[list[Record], list[sweep.Run]]:
   records = []
   for path in sorted(glob.glob(os.path.join(root, "**", "results.json"), recursive=True)):
     workdir = os.path.normpath(os.path.dirname(path))
-    with open(path) as f:
-      results = json.load(f)
+    results = _read_json(path)
+    config = _read_json(os.path.join(workdir, "config.json"))
     label = label_of.get(workdir)
     if label is None:
-      layer_norm = results.get("recurrent_layer_norm")
-      config_path = os.path.join(workdir, "config.json")
-      if layer_norm is None and os.path.exists(config_path):
-        with open(config_path) as f:
-          layer_norm = json.load(f).get("model", {}).get("recurrent_layer_norm", False)
+      layer_norm = results["recurrent_layer_norm"] if "recurrent_layer_norm" in results else (
+          config is not None and config["model"]["recurrent_layer_norm"])
       label = row_label(results["recurrence"], results["init"], bool(layer_norm))
-    records.append(_record_from(results, label=label, source=workdir))
+    prov = results.get("provenance") or (config or {}).get("provenance")  # absent in runs that predate it
+    records.append(_record_from(results, label=label, source=workdir, prov=prov))
   have = {os.path.normpath(r.source) for r in records}
   for run in runs:  # started but without results: unfinished
     workdir = os.path.normpath(run.workdir)
@@ -194,14 +208,7 @@ def collect_wandb(project: str, entity: str | None = None, timeout_s: int = 30) 
   mode = os.environ.get("WANDB_MODE", "")
   if mode in ("disabled", "offline", "dryrun"):
     raise WandbUnavailable(f"WANDB_MODE={mode}: not querying wandb project {project!r}")
-  api_key = os.environ.get("WANDB_API_KEY")
-  if not api_key:
-    try:
-      host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1]
-      auth = netrc.netrc().authenticators(host)
-      api_key = auth[2] if auth else None
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-      api_key = None
+  api_key = wandb_auth.api_key()
   if not api_key:
     raise WandbUnavailable("no wandb API key (set WANDB_API_KEY or run `wandb login`)")
   try:
@@ -211,15 +218,13 @@ def collect_wandb(project: str, entity: str | None = None, timeout_s: int = 30) 
     records = []
     for run in api.runs(path):
       summary, config = dict(run.summary), dict(run.config)
-      if "task" not in summary and "task" not in config:
+      if "task" not in config or "model" not in config:  # not a train.py run
         continue
-      model = config.get("model", {}) or {}
-      results = dict(summary, task=summary.get("task", config.get("task")),
-                     seed=summary.get("seed", config.get("seed", 0)))
-      recurrence = summary.get("recurrence", model.get("recurrence"))
-      init = summary.get("init", model.get("init"))
-      label = row_label(recurrence, init, bool(model.get("recurrent_layer_norm", False)))
-      records.append(_record_from(results, label=label, source=f"wandb:{path}/{run.id}"))
+      model = config["model"]
+      results = dict(summary, task=config["task"], seed=config["seed"])
+      label = row_label(model["recurrence"], model["init"], bool(model["recurrent_layer_norm"]))
+      records.append(_record_from(results, label=label, source=f"wandb:{path}/{run.id}",
+                                  prov=summary.get("provenance") or config.get("provenance")))
     return records
   except Exception as e:  # network, auth, or a missing project: all mean "not reachable" to the caller
     raise WandbUnavailable(f"wandb project {project!r} not reachable: {type(e).__name__}: {e}") from e
@@ -253,7 +258,7 @@ def aggregate(records: Iterable[Record], *, expected_runs: Sequence[sweep.Run] =
   seen_tasks = {k[0] for k in best} | {k[0] for k in planned}
   seen_labels = {k[1] for k in best} | {k[1] for k in planned}
   if tasks is None:  # the tasks seen, in Table 1's order; all three when nothing is seen
-    tasks = [t for t in sweep.TASKS if t in seen_tasks or not seen_tasks] + sorted(seen_tasks - set(sweep.TASKS))
+    tasks = [t for t in TASKS if t in seen_tasks or not seen_tasks] + sorted(seen_tasks - set(TASKS))
   if labels is None:  # a sweep's planned rows, else Table 1's rows; plus any row seen
     base = set() if planned else {row.name for row in sweep.TABLE1_ROWS}
     labels = sorted(base | seen_labels, key=_label_order)
@@ -283,6 +288,32 @@ def published_text(task: str, label: str) -> str:
   return "; ".join(f"{value} ({src})" for value, src in PUBLISHED.get((task, label), ()))
 
 
+UNRECORDED = "not recorded"
+
+
+def runs_provenance(records: Iterable[Record]) -> tuple[list[str], list[str]]:
+  """Which commits and devices the records with results came from, and warnings when there is more than one.
+
+  Returns:
+    (lines, warnings): lines like `runs from commit abc123def456 (12 runs)` and `runs on 1 x NVIDIA H100 (gpu)
+    (12 runs)`; one warning per kind (commit, devices) that takes more than one value (a run with no provenance
+    counts as its own value, "not recorded").
+  """
+  done = [r for r in records if r.finished or r.diverged]
+  lines, warnings = [], []
+  for kind, values in (("commit", [r.commit for r in done]), ("devices", [r.devices for r in done])):
+    counts = collections.Counter(value or UNRECORDED for value in values)
+    if not counts:
+      continue
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0] == UNRECORDED, item[0]))
+    listed = ", ".join(f"{value} ({n} run{'s' if n > 1 else ''})" for value, n in ordered)
+    lines.append(f"runs {'from commit' if kind == 'commit' else 'on'} {listed}")
+    if len(counts) > 1:
+      warnings.append(f"warning: the table's runs come from {len(counts)} different {kind}"
+                      f"{'s' if kind == 'commit' else ''}: {listed}")
+  return lines, warnings
+
+
 def _provenance_lines(prov: dict | None) -> list[str]:
   if not prov:
     return []
@@ -300,8 +331,12 @@ def _body_rows(tasks, labels, cells, published):
     yield row
 
 
-def to_markdown(tasks, labels, cells, *, published: bool = True, prov: dict | None = None) -> str:
-  """A Markdown table: one row per label, one column per task (plus a `paper` column beside each)."""
+def to_markdown(tasks, labels, cells, *, published: bool = True, prov: dict | None = None,
+                runs_from: Sequence[str] = ()) -> str:
+  """A Markdown table: one row per label, one column per task (plus a `paper` column beside each).
+
+  `runs_from`: lines shown under the table, e.g. `runs_provenance(records)`'s lines and warnings.
+  """
   header = ["Model"]
   for task in tasks:
     header += [TASK_TITLES.get(task, task)] + (["paper"] if published else [])
@@ -311,6 +346,7 @@ def to_markdown(tasks, labels, cells, *, published: bool = True, prov: dict | No
            f"{DASH} (k/n div.): k of n seeds diverged (a non-finite training step); (k/n): only k of n seeds finished."]
   if published:
     notes.append("paper: " + "; ".join(f"({k}) {v}" for k, v in PUBLISHED_SOURCES.items()) + ".")
+  notes += [f"{line[:1].upper()}{line[1:]}." for line in runs_from]
   notes += [f"<!-- {line} -->" for line in _provenance_lines(prov)]
   return "\n".join(lines + notes) + "\n"
 
@@ -320,10 +356,11 @@ def _latex_escape(text: str) -> str:
           .replace("#", r"\#").replace("±", r"$\pm$").replace(DASH, "--"))
 
 
-def to_latex(tasks, labels, cells, *, published: bool = True, prov: dict | None = None) -> str:
-  """A booktabs tabular with the same content as `to_markdown`."""
+def to_latex(tasks, labels, cells, *, published: bool = True, prov: dict | None = None,
+             runs_from: Sequence[str] = ()) -> str:
+  """A booktabs tabular with the same content as `to_markdown` (`runs_from` as `%` comments)."""
   cols_per_task = 2 if published else 1
-  lines = [f"% {line}" for line in _provenance_lines(prov)]
+  lines = [f"% {line}" for line in [*_provenance_lines(prov), *runs_from]]
   lines += [r"\begin{tabular}{l" + "c" * cols_per_task * len(tasks) + "}", r"\toprule"]
   head = ["Model"]
   for task in tasks:
@@ -342,10 +379,10 @@ CSV_FIELDS = ("task", "label", "model", "cell", "status", "mean", "std", "n_trai
               "n_expected", "accuracies", "diverged_seeds", "published", "published_source")
 
 
-def to_csv(tasks, labels, cells, *, prov: dict | None = None) -> str:
-  """One line per cell, with its numbers; `#` comment lines first record the command and commit."""
+def to_csv(tasks, labels, cells, *, prov: dict | None = None, runs_from: Sequence[str] = ()) -> str:
+  """One line per cell, with its numbers; `#` comment lines first record the command, commit and `runs_from`."""
   out = io.StringIO()
-  for line in _provenance_lines(prov):
+  for line in [*_provenance_lines(prov), *runs_from]:
     out.write(f"# {line}\n")
   writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
   writer.writeheader()

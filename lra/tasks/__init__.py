@@ -1,10 +1,12 @@
 """The Long Range Arena tasks (ListOps, sequential CIFAR, IMDB), looked up by name, and the training-loop pieces."""
 
+from lra.errors import ConfigError
 from lra.tasks import imdb
 from lra.tasks import listops
 from lra.tasks import scifar
 
-_TASKS = {"listops": listops.ListOps, "scifar": scifar.SCifar, "imdb": imdb.Imdb}
+# Keyed by each class's `name`, in the order of configs.names.TASKS (tests/configs/test_names.py checks both).
+_TASKS = {cls.name: cls for cls in (listops.ListOps, scifar.SCifar, imdb.Imdb)}
 
 
 def task_names() -> list[str]:
@@ -13,11 +15,11 @@ def task_names() -> list[str]:
 
 
 def get_task(name: str, data_cfg):
-  """The task `name` configured by `data_cfg` (from `lra.tasks.data.default_data_config(name)`).
+  """The task `name` configured by `data_cfg` (`config.data`, from `configs.data.default_data_config(name)`).
 
   Raises:
     ValueError: unknown name (the message lists the valid ones).
   """
   if name not in _TASKS:
-    raise ValueError(f"unknown task {name!r}; valid tasks: {task_names()}")
+    raise ConfigError(f"unknown task {name!r}; valid tasks: {task_names()}")
   return _TASKS[name](data_cfg)

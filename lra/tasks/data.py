@@ -1,4 +1,6 @@
-"""Shared data pieces: the `Split` arrays, the data config, cache paths, hold-out splits and fail-fast tfds access.
+"""Shared data pieces: the `Split` arrays, cache paths, hold-out splits and fail-fast tfds access.
+
+The data fields themselves (`config.data`) are defined in configs/data.py.
 
 A `Split` holds one split of a task in memory as numpy arrays:
 
@@ -17,12 +19,9 @@ import json
 import os
 from typing import Any, Callable
 
-import ml_collections
 import numpy as np
-from ml_collections import config_dict
 
-TASKS = ("listops", "scifar", "imdb")
-CACHE_ENV = "GLOROT_LRA_CACHE_DIR"
+from inits import cache
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -77,13 +76,13 @@ def as_int32_tokens(rows: np.ndarray) -> np.ndarray:
 
 
 def default_cache_dir() -> str:
-  """Where generated ListOps and written fixtures are cached: $GLOROT_LRA_CACHE_DIR or ~/.cache/glorot_lra/data."""
-  return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "glorot_lra", "data")
+  """Where generated ListOps and written fixtures are cached: `data/` in the project's cache root (inits.cache)."""
+  return str(cache.cache_root() / "data")
 
 
 def cache_dir(data_cfg) -> str:
-  """data_cfg.cache_dir, or the default when it is unset."""
-  return data_cfg.get("cache_dir") or default_cache_dir()
+  """config.data.cache_dir, or the default when it is unset (None)."""
+  return data_cfg.cache_dir or default_cache_dir()
 
 
 def params_hash(params: dict, length: int = 12) -> str:
@@ -176,77 +175,6 @@ def resolve_source(dataset: str, task: str, cfg, raw_what: str) -> str:
     raise DataNotFoundError(f"{dataset}: config.data.{task}.source='raw' needs --config.data.{task}.raw_dir=PATH, "
                             f"{raw_what}")
   return source
-
-
-def default_data_config(task: str) -> ml_collections.ConfigDict:
-  """Every data field of `task`, typed and commented; the task configs start from it.
-
-  Raises:
-    ValueError: unknown task.
-  """
-  if task not in TASKS:
-    raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")
-  c = ml_collections.ConfigDict()
-  c.max_length = {"listops": 2048, "scifar": 1024, "imdb": 4096}[task]  # pad / truncate to this length
-  c.data_dir = config_dict.placeholder(str)   # tfds data dir; None: $TFDS_DATA_DIR or ~/tensorflow_datasets
-  c.cache_dir = config_dict.placeholder(str)  # generated ListOps + fixtures; None: ~/.cache/glorot_lra/data
-  c.val_fraction = 0.1                        # held-out share of train (scifar val_split=lra, imdb)
-  c.split_seed = 0                            # seed of held-out draws: the same validation set for every run seed
-  if task == "listops":
-    c.listops = ml_collections.ConfigDict(dict(
-        source="generated",                   # generated (our seeded generator, cached) | raw (official TSVs)
-        raw_dir=config_dict.placeholder(str),  # folder with basic_{train,val,test}.tsv (lra_release/listops-1000)
-        num_train=96_000,                     # distinct expressions per split (the LRA sizes)
-        num_val=2_000,
-        num_test=2_000,
-        min_tokens=500,                       # keep expressions with min_tokens < tokens < max_tokens
-        max_tokens=2000,
-        max_depth=10,                         # nodes at this depth are digits
-        max_args=10,                          # an operator has 2..max_args arguments
-        seed=0,                               # generator seed (same seed -> byte-identical files)
-    ))
-  elif task == "scifar":
-    c.scifar = ml_collections.ConfigDict(dict(
-        source="auto",                        # auto (raw_dir if set, else tfds) | tfds | raw | fixture
-        raw_dir=config_dict.placeholder(str),  # cifar-10-batches-py folder or cifar-10-python.tar.gz
-        grayscale=False,                      # False: colour 1024 x 3 (the paper's code); True: LRA's 1024 x 1
-        tokens=False,                         # grayscale only: pixels as tokens 0..255 (LRA) instead of values
-        val_split="lra",                      # lra: train[:90%] / train[90%:] | code: a seeded 1% of train
-        fixture_num_train=2000,               # source=fixture: size of the synthetic learnable set
-        fixture_num_test=500,
-        fixture_seed=0,
-    ))
-  else:
-    c.imdb = ml_collections.ConfigDict(dict(
-        source="auto",                        # auto (raw_dir if set, else tfds) | tfds | raw | fixture
-        raw_dir=config_dict.placeholder(str),  # the aclImdb/ folder
-        tokenizer="byte",                     # byte (UTF-8, id = byte + 1, vocab 257; LRA) | char (the code's)
-        char_min_freq=15,                     # char tokenizer: keep characters seen this often in train
-        val_from_test=False,                  # True: validate on test (LRA / authors); flagged in results.json
-        fixture_num_train=2000,               # source=fixture: size and review length of the synthetic set
-        fixture_num_test=500,
-        fixture_min_words=20,
-        fixture_max_words=200,
-        fixture_seed=0,
-    ))
-  return c
-
-
-def cpu_data_overrides(task: str) -> dict:
-  """Suggested data fields of the `:cpu` presets: small, learnable in minutes on 2 cores, no download.
-
-  Use as `c.data.update(cpu_data_overrides(task))`.
-  """
-  if task == "listops":
-    return dict(max_length=256, listops=dict(
-        source="generated", num_train=5000, num_val=500, num_test=500, min_tokens=50, max_tokens=200,
-        max_depth=6, max_args=10, seed=0))  # ~1 s to generate; the LRA law, shallower and shorter
-  if task == "scifar":
-    return dict(max_length=1024, scifar=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500))
-  if task == "imdb":
-    return dict(max_length=1024, imdb=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500,
-                                          fixture_min_words=20, fixture_max_words=150))
-  raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")
 
 
 def check_choice(field: str, value: Any, allowed) -> None:

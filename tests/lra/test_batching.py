@@ -5,6 +5,8 @@ import threading
 import numpy as np
 import pytest
 
+from configs import data as data_config
+from configs import names
 from lra.tasks import batching
 from lra.tasks import data
 
@@ -112,12 +114,12 @@ def test_data_config_is_typed_and_scripts_run(tmp_path):
   import os
   import runpy  # the scripts are files, not modules
   scripts = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "scripts")
-  for task in data.TASKS:
-    cfg = data.default_data_config(task)
+  for task in names.TASKS:
+    cfg = data_config.default_data_config(task)
     with pytest.raises(TypeError):
       cfg.max_length = "long"
     cfg.data_dir = "/some/dir"  # a typed placeholder accepts a str
-    cfg.update(data.cpu_data_overrides(task))
+    cfg.update(data_config.cpu_data_overrides(task))
   make_fixtures = runpy.run_path(os.path.join(scripts, "make_fixtures.py"))["main"]
   make_fixtures(["--out", str(tmp_path), "--num_train", "10", "--num_test", "4"])
   assert (tmp_path / "cifar-10-batches-py" / "data_batch_5").is_file()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from configs import data as data_config
 from lra.tasks import data
 from lra.tasks import fixtures
 from lra.tasks import get_task
@@ -13,7 +14,7 @@ from lra.tasks import imdb
 
 
 def config(max_length=64, **fields):
-  cfg = data.default_data_config("imdb")
+  cfg = data_config.default_data_config("imdb")
   cfg.max_length = max_length
   cfg.imdb.update(fields)
   return cfg

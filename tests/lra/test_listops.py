@@ -6,6 +6,7 @@ import random
 import numpy as np
 import pytest
 
+from configs import data as data_config
 from lra.tasks import data
 from lra.tasks import get_task
 from lra.tasks import listops
@@ -167,7 +168,7 @@ def test_cache_is_reused_and_checked(tmp_path):
 
 
 def test_task_generated_and_raw(tmp_path, generated):
-  cfg = data.default_data_config("listops")
+  cfg = data_config.default_data_config("listops")
   cfg.cache_dir = str(tmp_path)
   cfg.max_length = 64
   cfg.listops.update(num_train=8, num_val=3, num_test=3, min_tokens=10, max_tokens=60, max_depth=5)
@@ -196,13 +197,13 @@ def test_bad_parameters_and_names():
   with pytest.raises(ValueError, match="num_val"):
     listops.GeneratorParams(num_val=0)
   with pytest.raises(ValueError, match="valid tasks"):
-    get_task("pathfinder", data.default_data_config("listops"))
+    get_task("pathfinder", data_config.default_data_config("listops"))
   with pytest.raises(ValueError, match="valid tasks"):
-    data.default_data_config("pathfinder")
+    data_config.default_data_config("pathfinder")
 
 
 def test_cpu_preset_parameters_are_quick_and_valid():
-  cpu = data.cpu_data_overrides("listops")["listops"]
+  cpu = data_config.cpu_data_overrides("listops")["listops"]
   params = listops.GeneratorParams(**{k: v for k, v in cpu.items() if k != "source"})
   rnd = random.Random(0).random
   results = [listops.generate_expression(rnd, params) for _ in range(300)]

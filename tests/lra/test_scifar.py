@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from configs import data as data_config
 from lra.tasks import data
 from lra.tasks import fixtures
 from lra.tasks import get_task
@@ -15,7 +16,7 @@ from lra.tasks import scifar
 
 
 def config(**fields):
-  cfg = data.default_data_config("scifar")
+  cfg = data_config.default_data_config("scifar")
   cfg.scifar.update(fields)
   return cfg
 

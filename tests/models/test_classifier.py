@@ -181,8 +181,9 @@ def test_double_gelu_flag_changes_only_the_activation():
 
 @pytest.mark.parametrize("recurrence", ["dense", "diag", "lru"])
 def test_build_reads_the_config(recurrence):
-  """Block type, widths and depth from the config; lru_ring's radii come from r_min / r_max."""
-  model = _build(recurrence=recurrence, init="lru_ring", r_min=0.5, r_max=0.6, n_layers=3, d_hidden=5)
+  """Block type, widths and depth from the config; lru_ring's radii come from init_params.r_min / r_max."""
+  ring = ml_collections.ConfigDict(dict(r_min=0.5, r_max=0.6))
+  model = _build(recurrence=recurrence, init="lru_ring", init_params=ring, n_layers=3, d_hidden=5)
   assert len(model.layers) == 3
   assert all(type(layer.block) is models.BLOCKS[recurrence] for layer in model.layers)
   radii = model.spectral_radii()

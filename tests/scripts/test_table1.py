@@ -15,19 +15,30 @@ from tools import sweep, table
 TABLE1_PY = os.path.join(sweep.REPO_DIR, "scripts", "table1.py")
 
 
-def _write_run(root, task, label, seed, *, acc=None, diverged=False, finished=True, layer_norm=None):
+def _write_run(root, task, label, seed, *, acc=None, diverged=False, finished=True, layer_norm=None, prov=None,
+               prov_in="results"):
   recurrence, init = label.split("-")[:2]
   workdir = os.path.join(root, task, label, f"seed{seed}")
   os.makedirs(workdir, exist_ok=True)
   results = dict(task=task, recurrence=recurrence, init=init, seed=seed, diverged=diverged,
                  diverged_step=5 if diverged else None, best_val_accuracy=None if acc is None else acc + 0.01,
                  test_accuracy=acc, finished=finished, steps=10, wall_s=1.0)
+  config = {"model": {"recurrent_layer_norm": bool(layer_norm)}}
+  if prov is not None:
+    (results if prov_in == "results" else config)["provenance"] = prov
   with open(os.path.join(workdir, "results.json"), "w") as f:
     json.dump(results, f)
-  if layer_norm is not None:
+  if layer_norm is not None or prov_in == "config":
     with open(os.path.join(workdir, "config.json"), "w") as f:
-      json.dump({"model": {"recurrent_layer_norm": layer_norm}}, f)
+      json.dump(config, f)
   return workdir
+
+
+def _prov(commit="a" * 40, dirty=False, kind="NVIDIA H200", platform="gpu", count=1, cpu="AMD EPYC 9654"):
+  """A provenance dict as lra.provenance.collect() writes it."""
+  return dict(commit=commit, dirty=dirty, versions={"jax": "0.10.2"}, platform=platform, device_kind=kind,
+              device_count=count, local_device_count=count, process_count=1, cpu_model=cpu,
+              gpu_model=kind if platform == "gpu" else None)
 
 
 @pytest.fixture
@@ -138,3 +149,37 @@ def test_wandb_without_api_key_fails_before_any_network_call(monkeypatch, tmp_pa
   monkeypatch.setenv("NETRC", str(tmp_path / "none"))
   with pytest.raises(table.WandbUnavailable, match="no wandb API key"):
     table.collect_wandb("glorot-lra")
+
+
+def test_runs_of_one_commit_and_device_are_named_without_a_warning(tmp_path):
+  root = str(tmp_path / "runs")
+  for seed in range(2):
+    _write_run(root, "listops", "dense-glorot_half", seed, acc=0.5, prov=_prov())
+  _write_run(root, "listops", "diag-glorot_half", 0, acc=0.5, prov=_prov(), prov_in="config")  # config.json's
+  lines, warnings = table.runs_provenance(table.collect_local(root)[0])
+  assert lines == ["runs from commit aaaaaaaaaaaa (3 runs)", "runs on 1 x NVIDIA H200 (gpu) (3 runs)"]
+  assert warnings == []
+
+
+def test_table1_warns_when_runs_differ_in_commit_and_device(tmp_path):
+  root = str(tmp_path / "runs")
+  _write_run(root, "listops", "dense-glorot_half", 0, acc=0.5, prov=_prov())
+  _write_run(root, "listops", "dense-glorot_half", 1, acc=0.5, prov=_prov(commit="b" * 40, dirty=True))
+  _write_run(root, "listops", "dense-glorot_half", 2, acc=0.5,
+             prov=_prov(platform="cpu", kind="cpu", cpu="Intel(R) Xeon(R) Processor"))
+  _write_run(root, "imdb", "dense-glorot_half", 0, acc=0.5)  # written before runs recorded provenance
+  out = str(tmp_path / "table1")
+  proc = subprocess.run([sys.executable, TABLE1_PY, "--root", root, "--out", out], capture_output=True, text=True,
+                        env=dict(os.environ, WANDB_MODE="disabled"), timeout=120)
+  assert proc.returncode == 0, proc.stderr
+  commits = "aaaaaaaaaaaa (2 runs), bbbbbbbbbbbb+dirty (1 run), not recorded (1 run)"
+  devices = "1 x NVIDIA H200 (gpu) (2 runs), 1 x cpu (Intel(R) Xeon(R) Processor) (1 run), not recorded (1 run)"
+  assert f"table1.py: warning: the table's runs come from 3 different commits: {commits}" in proc.stderr
+  assert f"table1.py: warning: the table's runs come from 3 different devices: {devices}" in proc.stderr
+  with open(out + ".md") as f:
+    md = f.read()
+  assert f"Runs from commit {commits}." in md and f"Warning: the table's runs come from 3 different devices" in md
+  with open(out + ".csv") as f:
+    assert f"# warning: the table's runs come from 3 different commits: {commits}\n" in f.read()
+  with open(out + ".tex") as f:
+    assert f"% runs on {devices}\n" in f.read()
