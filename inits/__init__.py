@@ -72,4 +72,4 @@ def get(name, **params):
 
 
 __all__ = ["calibration", "check_name", "check_params", "dense", "diagonal", "get", "names", "params_of", "ssm",
-           "stability", "theory"]
+           "theory"]
