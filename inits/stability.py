@@ -312,7 +312,8 @@ def predict(init, n, length, recurrence="dense", init_params=None, dtype="float3
   memory = np.full(radii.shape, np.inf)
   decaying = radii < 1.0
   memory[decaying] = -1.0 / np.log(radii[decaying])
-  growth = np.exp(log_rms)
+  with np.errstate(over="ignore"):  # past float64's range the growth is inf, which is what it means
+    growth = np.exp(log_rms)
   gumbel = _gumbel_p_radius_above_1(init, n, init_params)
   monte_carlo = ("Monte Carlo over {} draws: eigenvalues, and E||h_t||^2 = tr P_t {}".format(
       n_draws, "by the normal-matrix closed form" if curves is None else "by doubling (log-linear between powers of two)"))

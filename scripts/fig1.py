@@ -3,7 +3,8 @@
     python scripts/fig1.py --out docs          # default size (the committed docs/fig1*)
     python scripts/fig1.py --quick --out /tmp/fig1   # seconds, for tests
 
-Rows: glorot, rescaled_glorot, glorot_half, diag_uniform (the dense real matrix with uniform-disk eigenvalues).
+Rows: glorot, rescaled_glorot, glorot_half, diag_uniform (the dense real matrix with uniform-disk eigenvalues),
+spectral_glorot (each Glorot draw scaled to spectral radius 0.99) and orthogonal (Haar: every |lambda| = 1).
 Columns: density of eigenvalue moduli (unit circle dashed), median ||A^t||_2 against t, median ||h_t|| / sqrt(n)
 against t for h_t = A h_{t-1} + x_t, x_t ~ N(0, I) (float64, so the explosion is a number, not NaN).
 One colour per n. The glorot-family rows are scalings of the SAME Glorot draws (same keys; rescaled_glorot(key)
@@ -35,13 +36,16 @@ import inits  # noqa: E402
 from inits import calibration  # noqa: E402
 from inits import theory  # noqa: E402
 
-ROWS = ("glorot", "rescaled_glorot", "glorot_half", "diag_uniform")
+ROWS = ("glorot", "rescaled_glorot", "glorot_half", "diag_uniform", "spectral_glorot", "orthogonal")
 ROW_TITLES = {
     "glorot": "Glorot: A_ij ~ N(0, 1/n)",
     "rescaled_glorot": "rescaled Glorot: G / c_n",
     "glorot_half": "Glorot/2: N(0, 1/2n)",
     "diag_uniform": "uniform-disk eigenvalues (dense, real)",
+    "spectral_glorot": "spectral Glorot: rho(A) = 0.99",
+    "orthogonal": "orthogonal (Haar): |lambda| = 1",
 }
+SPECTRAL_RADIUS = 0.99  # spectral_glorot's default radius
 TABLE_INITS = ("glorot", "rescaled_glorot", "calibrated_glorot", "glorot_half", "diag_uniform")
 CALIBRATION_DELTA = 0.05
 POWER_NORM_FLOOR = 1e-30  # lower y-limit of the ||A^t|| panels (the CSV keeps every value)
@@ -51,11 +55,11 @@ def sizes(quick):
   """The run's sizes: draws per n for the table, matrices per n for the norm panels, steps, n lists."""
   if quick:
     return dict(figure_ns=[192], table_ns=[192], table_draws={192: 24}, norm_draws={192: 2}, num_steps=128,
-                calibrated_ns=[192], calibration_draws=40, density_bins=40)
+                calibrated_ns=[192], calibration_draws=40, density_bins=40, orthogonal_draws={192: 2})
   return dict(figure_ns=[192, 256, 384, 1024], table_ns=[192, 256, 384, 512, 1024],
               table_draws={192: 400, 256: 400, 384: 400, 512: 200, 1024: 100},
               norm_draws={192: 8, 256: 8, 384: 8, 1024: 4}, num_steps=4096, calibrated_ns=[192, 256],
-              calibration_draws=1000, density_bins=130)
+              calibration_draws=1000, density_bins=130, orthogonal_draws={192: 20, 256: 20, 384: 20, 1024: 8})
 
 
 def power_grid(num_steps):
@@ -83,15 +87,31 @@ def glorot_family_scale(name, n, calibration_draws):
 
 
 def spectra(size, key):
-  """Eigenvalues per n: Glorot draws (float32, as a model would) and diag_uniform (n,) draws (its law directly)."""
-  glorot_eigenvalues, uniform_eigenvalues = {}, {}
+  """Eigenvalues per n: Glorot draws (float32, as a model would), diag_uniform (n,) draws (its law directly), and
+  orthogonal draws at the figure's n (every modulus is 1: a few draws show it)."""
+  glorot_eigenvalues, uniform_eigenvalues, orthogonal_eigenvalues = {}, {}, {}
   for n in size["table_ns"]:
     n_key = jax.random.fold_in(key, n)
     glorot_eigenvalues[n] = theory.monte_carlo_eigvals(inits.get("glorot"), n, size["table_draws"][n], n_key)
     uniform_keys = jax.random.split(jax.random.fold_in(n_key, 1), size["table_draws"][n])
     uniform_eigenvalues[n] = np.asarray(jax.vmap(lambda k: inits.get("diag_uniform")(k, (n,), jnp.complex64))(
         uniform_keys))
-  return glorot_eigenvalues, uniform_eigenvalues
+    if n in size["figure_ns"]:
+      orthogonal_eigenvalues[n] = theory.monte_carlo_eigvals(
+          inits.get("orthogonal"), n, size["orthogonal_draws"][n], jax.random.fold_in(n_key, 2))
+  return glorot_eigenvalues, uniform_eigenvalues, orthogonal_eigenvalues
+
+
+def row_eigenvalues(name, n, size, glorot_eigenvalues, uniform_eigenvalues, orthogonal_eigenvalues):
+  """The eigenvalues drawn in row `name` at width n: scalings of the shared Glorot draws where the row is one."""
+  if name == "diag_uniform":
+    return uniform_eigenvalues[n]
+  if name == "orthogonal":
+    return orthogonal_eigenvalues[n]
+  if name == "spectral_glorot":  # this draw's own scale: radius / rho(G)
+    radii = np.abs(glorot_eigenvalues[n]).max(axis=-1, keepdims=True)
+    return glorot_eigenvalues[n] * (SPECTRAL_RADIUS / radii)
+  return glorot_family_scale(name, n, size["calibration_draws"]) * glorot_eigenvalues[n]
 
 
 def probability_table(size, glorot_eigenvalues, uniform_eigenvalues):
@@ -164,14 +184,13 @@ def hidden_steps(num_steps):
           if t <= num_steps]
 
 
-def density_rows(size, glorot_eigenvalues, uniform_eigenvalues):
+def density_rows(size, glorot_eigenvalues, uniform_eigenvalues, orthogonal_eigenvalues):
   """Histogram densities of eigenvalue moduli per row and n, on bins over [0, 1.3]."""
   edges = np.linspace(0.0, 1.3, size["density_bins"] + 1)
   rows = []
   for n in size["figure_ns"]:
     for name in ROWS:
-      scale = glorot_family_scale(name, n, size["calibration_draws"])
-      eigenvalues = uniform_eigenvalues[n] if scale is None else scale * glorot_eigenvalues[n]
+      eigenvalues = row_eigenvalues(name, n, size, glorot_eigenvalues, uniform_eigenvalues, orthogonal_eigenvalues)
       density, _ = np.histogram(np.abs(eigenvalues).ravel(), bins=edges, density=True)
       rows += [dict(init=name, n=n, bin_left=edges[i], bin_right=edges[i + 1], density=density[i])
                for i in range(len(density))]
@@ -194,7 +213,8 @@ def draw_figure(path, size, table_rows, density, powers, hidden):
       picked = [r for r in density if r["init"] == name and r["n"] == n]
       lefts = np.array([r["bin_left"] for r in picked] + [picked[-1]["bin_right"]])
       values = np.array([r["density"] for r in picked])
-      density_axis.stairs(values, lefts, color=colour, label=rf"n={n}: P($\rho$>1)={probability[(name, n)]:.3f}")
+      label = rf"n={n}: P($\rho$>1)={probability[(name, n)]:.3f}" if (name, n) in probability else f"n={n}"
+      density_axis.stairs(values, lefts, color=colour, label=label)
       for axis, rows in ((power_axis, powers), (hidden_axis, hidden)):
         picked = [r for r in rows if r["init"] == name and r["n"] == n]
         ts = [r["t"] for r in picked]
@@ -250,7 +270,7 @@ def main(argv=None):
   load_before = os.getloadavg()
 
   stage = time.perf_counter()
-  glorot_eigenvalues, uniform_eigenvalues = spectra(size, spectra_key)
+  glorot_eigenvalues, uniform_eigenvalues, orthogonal_eigenvalues = spectra(size, spectra_key)
   seconds["eigenvalues"] = time.perf_counter() - stage
   stage = time.perf_counter()
   table_rows = probability_table(size, glorot_eigenvalues, uniform_eigenvalues)
@@ -258,7 +278,7 @@ def main(argv=None):
   stage = time.perf_counter()
   power_rows, hidden_rows = norm_panels(size, norms_key)
   seconds["norms"] = time.perf_counter() - stage
-  density = density_rows(size, glorot_eigenvalues, uniform_eigenvalues)
+  density = density_rows(size, glorot_eigenvalues, uniform_eigenvalues, orthogonal_eigenvalues)
   stage = time.perf_counter()
   draw_figure(out / "fig1.png", size, table_rows, density, power_rows, hidden_rows)
   seconds["figure"] = time.perf_counter() - stage

@@ -89,3 +89,16 @@ def test_power_grid_is_log_spaced_and_ends_at_num_steps():
   assert grid[:8] == [1, 2, 3, 4, 6, 8, 12, 16] and grid[-1] == 4096
   steps = np.diff(grid)
   assert np.all(steps & (steps - 1) == 0)  # every step a power of two: one matrix product per point
+
+
+def test_modulus_column_shows_spectral_glorot_and_orthogonal(quick_run):
+  out, meta = quick_run
+  rows = read_csv(out / "fig1_moduli_density.csv")
+  for name, low, high in (("spectral_glorot", 0.0, 0.99), ("orthogonal", 0.99, 1.01)):
+    picked = [r for r in rows if r["init"] == name]
+    outside = [r for r in picked if float(r["bin_left"]) > high or float(r["bin_right"]) < low]
+    assert outside and all(float(r["density"]) == 0.0 for r in outside), name  # rho = 0.99; Haar: |lambda| = 1
+  hidden = read_csv(out / "fig1_hidden_norms.csv")
+  last = meta["sizes"]["num_steps"]
+  orthogonal = [float(r["median"]) for r in hidden if r["init"] == "orthogonal" and int(r["t"]) == last][0]
+  assert orthogonal == pytest.approx(np.sqrt(last), rel=0.3)  # E||h_t||^2 = n t when A is orthogonal
