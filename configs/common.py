@@ -87,7 +87,7 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
   c.model.n_layers = 6
   c.model.norm = "batch"            # pre-norm: a name in configs.names.NORMS (batch | layer)
   c.model.dropout = 0.0
-  c.model.scan = "auto"             # a models.scan implementation, or auto (fastest measured per platform)
+  c.model.scan = "auto"             # a models.scan implementation, or auto (models/scan.py's per-platform choice)
   c.model.recurrent_layer_norm = False  # the rebuttal's "LN" rows: LayerNorm inside the recurrence
   c.model.bidirectional = False
   c.model.double_gelu = False       # the authors' code applies GELU twice (a quirk)

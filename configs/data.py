@@ -75,7 +75,7 @@ def cpu_data_overrides(task: str) -> dict:
   if task == "listops":
     return dict(max_length=256, listops=dict(
         source="generated", num_train=5000, num_val=500, num_test=500, min_tokens=50, max_tokens=200,
-        max_depth=6, max_args=10, seed=0))  # ~1 s to generate; the LRA law, shallower and shorter
+        max_depth=6, max_args=10, seed=0))  # the LRA law, shallower and shorter (docs/data.md)
   if task == "scifar":
     return dict(max_length=1024, scifar=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500))
   if task == "imdb":
