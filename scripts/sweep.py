@@ -58,6 +58,9 @@ def _grid_parser() -> argparse.ArgumentParser:
   sl.add_argument("--max-parallel", type=int, default=None, help="at most this many runs at once")
   sl.add_argument("--sbatch", action="append", default=[], metavar="OPTION",
                   help="an extra #SBATCH option (repeatable), e.g. --sbatch=--account=abc")
+  sl.add_argument("--signal-s", type=int, default=120,
+                  help="seconds before the time limit at which SLURM asks a run to checkpoint and requeue "
+                       "(default: %(default)s)")
   sl.add_argument("--python", default="python", help="python on the compute nodes / wandb agents")
   wb = p.add_argument_group("wandb")
   wb.add_argument("--wandb-project", default=None)
@@ -123,7 +126,8 @@ def main_grid(argv: list[str]) -> int:
     script = sweep.slurm_script(
         manifest_path=manifest_path, num_runs=len(runs), repo_dir=os.path.abspath(args.repo), python=args.python,
         partition=args.partition, gpus=args.gpus, time_limit=args.time, mem=args.mem, cpus=args.cpus,
-        max_parallel=args.max_parallel, log_dir=os.path.join(out, "slurm_logs"), extra_sbatch=args.sbatch, prov=prov)
+        max_parallel=args.max_parallel, log_dir=os.path.join(out, "slurm_logs"), extra_sbatch=args.sbatch,
+        signal_s=args.signal_s, prov=prov)
     path = os.path.join(out, "sweep.slurm")
     with open(path, "w") as f:
       f.write(script)
@@ -180,6 +184,9 @@ def _run_one(run: sweep.Run, manifest: dict) -> int:
   print(f"{run.name}: {status}")
   if sweep.is_done(status):
     print("already done, skipped")
+    return 0
+  if status == "running":
+    print("a live train.py holds this workdir, skipped")
     return 0
   print(f"$ {run.command(manifest['program'])}", flush=True)
   return sweep.execute(run, program=manifest["program"], repo_dir=manifest["repo_dir"])

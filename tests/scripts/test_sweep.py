@@ -19,9 +19,10 @@ TABLE1_PY = os.path.join(REPO, "scripts", "table1.py")
 
 # A stand-in for train.py with its contract: --config, --workdir, --config.k=v; writes results.json; a relaunch
 # of a finished run exits at once. FAKE_DIVERGE_INIT names the init that "diverges"; the run in FAKE_HANG_WORKDIR
-# hangs on its first launch, after writing its first files (to be killed); each launch appends to launches.txt.
+# hangs on its first launch, after writing its first files (to be killed); the run in FAKE_PREEMPT_WORKDIR waits on
+# its first launch until SIGUSR1 / SIGTERM, then exits 75 as train.py does; each launch appends to launches.txt.
 FAKE_TRAIN = r'''
-import json, os, sys, time
+import json, os, signal, sys, time
 args = sys.argv[1:]
 workdir = args[args.index("--workdir") + 1]
 config = args[args.index("--config") + 1]
@@ -35,6 +36,15 @@ if os.path.exists(path) and json.load(open(path))["finished"]:
 with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
   f.write('{"step": 1}\n')
 seed = int(over["seed"])
+if os.environ.get("FAKE_PREEMPT_WORKDIR") == workdir and not os.path.exists(os.path.join(workdir, "signalled")):
+  def stop(signum, frame):
+    open(os.path.join(workdir, "signalled"), "w").write(signal.Signals(signum).name)
+    sys.exit(75)
+  signal.signal(signal.SIGUSR1, stop)
+  signal.signal(signal.SIGTERM, stop)
+  open(os.path.join(workdir, "waiting"), "w").close()
+  while True:
+    signal.pause()
 if os.environ.get("FAKE_HANG_WORKDIR") == workdir and not os.path.exists(os.path.join(workdir, "hung")):
   open(os.path.join(workdir, "hung"), "w").close()
   time.sleep(600)
@@ -174,6 +184,41 @@ def test_slurm_script_passes_bash_n_and_runs_one_run_per_index(tmp_path, fake_tr
   assert out_of_range.returncode == 2 and "outside 0..7" in out_of_range.stderr
 
 
+@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGTERM])
+def test_slurm_task_passes_the_signal_on_and_requeues_itself(tmp_path, fake_train, sig):
+  root = tmp_path / "runs"
+  _sweep("--root", str(root), "--emit", "slurm", "--tasks", "listops", "--seeds", "0", "--axis",
+         "model.recurrence=diag", "--axis", "model.init=glorot", "--signal-s", "300", "--program", fake_train,
+         "--python", sys.executable)
+  script = (root / "sweep.slurm").read_text()
+  for line in ("--signal=B:USR1@300", "--requeue", "--open-mode=append"):
+    assert f"#SBATCH {line}\n" in script
+  runs, _ = sweep.load_manifest(str(root / "sweep_slurm.json"))
+  workdir = runs[0].workdir
+  bin_dir = tmp_path / "bin"  # a stand-in scontrol that records how it was called
+  bin_dir.mkdir()
+  (bin_dir / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'scontrol.txt'}\n")
+  (bin_dir / "scontrol").chmod(0o755)
+  env = dict(os.environ, SLURM_ARRAY_TASK_ID="0", SLURM_ARRAY_JOB_ID="777", SLURM_JOB_ID="778",
+             FAKE_PREEMPT_WORKDIR=workdir, PATH=f"{bin_dir}:{os.environ['PATH']}")
+  task = subprocess.Popen(["bash", str(root / "sweep.slurm")], env=env, stdout=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 60
+  while not os.path.exists(os.path.join(workdir, "waiting")):
+    assert task.poll() is None and time.monotonic() < deadline, "the array task never started its run"
+    time.sleep(0.05)
+  task.send_signal(sig)  # SLURM signals the batch shell only (B:)
+  out, _ = task.communicate(timeout=60)
+  assert task.returncode == 75, out
+  assert open(os.path.join(workdir, "signalled")).read() == sig.name  # it reached the run
+  assert (tmp_path / "scontrol.txt").read_text().split() == ["requeue", "777_0"]
+  assert "requeueing 777_0" in out
+  requeued = subprocess.run(["bash", str(root / "sweep.slurm")], env=env, capture_output=True, text=True,
+                            timeout=60)
+  assert requeued.returncode == 0 and sweep.run_status(workdir) == "finished"
+  assert len(open(os.path.join(workdir, "launches.txt")).read().splitlines()) == 2
+  assert (tmp_path / "scontrol.txt").read_text().split() == ["requeue", "777_0"]  # not requeued again
+
+
 def test_wandb_yaml_parses_and_lists_the_grid(tmp_path, fake_train):
   root = tmp_path / "runs"
   _sweep("--root", str(root), "--emit", "wandb", "--layer-norm", "add", "--seeds", "0,1",
@@ -268,6 +313,9 @@ def test_real_train_py_sweep_killed_mid_run_resumes_to_a_complete_table(tmp_path
   finally:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+  while sweep.run_status(str(first)) == "running":  # the killed train.py's lock goes with its last exit step
+    assert time.monotonic() < deadline + 30, "the killed run's lock was never released"
+    time.sleep(0.05)
   assert sweep.run_status(str(first)) == "partial", (first / "sweep.log").read_text()
 
   out = _sweep(*grid, env=env).stdout
