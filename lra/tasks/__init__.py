@@ -18,7 +18,7 @@ def get_task(name: str, data_cfg):
   """The task `name` configured by `data_cfg` (`config.data`, from `configs.data.default_data_config(name)`).
 
   Raises:
-    ValueError: unknown name (the message lists the valid ones).
+    ConfigError: unknown name (the message lists the valid ones).
   """
   if name not in _TASKS:
     raise ConfigError(f"unknown task {name!r}; valid tasks: {task_names()}")

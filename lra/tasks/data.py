@@ -21,14 +21,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lra.errors import ConfigError, DataError
+
 from inits import cache
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(DataError, FileNotFoundError):
   """A data set that is neither prepared for tfds nor given as raw files (or given, but missing)."""
 
 
-class DataFormatError(ValueError):
+class DataFormatError(DataError, ValueError):
   """A data file that cannot be parsed; the message names the file (and the line where there is one)."""
 
 
@@ -180,4 +182,4 @@ def resolve_source(dataset: str, task: str, cfg, raw_what: str) -> str:
 def check_choice(field: str, value: Any, allowed) -> None:
   """Raises ValueError naming `field`, its bad `value` and the `allowed` ones."""
   if value not in allowed:
-    raise ValueError(f"config.data.{field}={value!r}; valid: {list(allowed)}")
+    raise ConfigError(f"config.data.{field}={value!r}; valid: {list(allowed)}")

@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from lra.errors import ConfigError
 from lra.tasks import data
 from lra.tasks import fixtures
 
@@ -104,7 +105,7 @@ class Imdb:
     data.check_choice("imdb.source", cfg.source, ("auto", "tfds", "raw", "fixture"))
     data.check_choice("imdb.tokenizer", cfg.tokenizer, ("byte", "char"))
     if int(data_cfg.max_length) < 2:
-      raise ValueError(f"config.data.max_length={data_cfg.max_length} must be >= 2")
+      raise ConfigError(f"config.data.max_length={data_cfg.max_length} must be >= 2")
     self.data_cfg = data_cfg
     self.max_length = int(data_cfg.max_length)
     self._texts: dict[str, tuple[list[bytes], np.ndarray, str]] = {}

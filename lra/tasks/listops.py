@@ -16,6 +16,7 @@ import random
 import numpy as np
 from tqdm import tqdm
 
+from lra.errors import ConfigError
 from lra.tasks import data
 
 OPERATORS = ("[MIN", "[MAX", "[MED", "[SM")
@@ -50,19 +51,20 @@ class GeneratorParams:
   def __post_init__(self):
     for name in ("num_train", "num_val", "num_test"):
       if getattr(self, name) < 1:
-        raise ValueError(f"listops.{name}={getattr(self, name)} must be >= 1")
+        raise ConfigError(f"config.data.listops.{name}={getattr(self, name)} must be >= 1")
     if not 0 <= self.min_tokens < self.max_tokens - 1:
-      raise ValueError(f"listops token bounds min_tokens={self.min_tokens}, max_tokens={self.max_tokens}: need "
-                       f"0 <= min_tokens < max_tokens - 1 (lengths are strictly between them)")
+      raise ConfigError(f"config.data.listops token bounds min_tokens={self.min_tokens}, "
+                        f"max_tokens={self.max_tokens}: need 0 <= min_tokens < max_tokens - 1 (lengths are strictly "
+                        f"between them)")
     if self.max_depth < 2:
-      raise ValueError(f"listops.max_depth={self.max_depth} must be >= 2 (depth 1 is the root)")
+      raise ConfigError(f"config.data.listops.max_depth={self.max_depth} must be >= 2 (depth 1 is the root)")
     if self.max_args < 2:
-      raise ValueError(f"listops.max_args={self.max_args} must be >= 2")
+      raise ConfigError(f"config.data.listops.max_args={self.max_args} must be >= 2")
     # Largest tree: every node above max_depth an operator with max_args children.
     largest = sum(2 * self.max_args ** d for d in range(self.max_depth - 1)) + self.max_args ** (self.max_depth - 1)
     if largest <= self.min_tokens + 1:
-      raise ValueError(f"listops: no tree with max_depth={self.max_depth}, max_args={self.max_args} has more than "
-                       f"min_tokens={self.min_tokens} tokens (at most {largest}); lower min_tokens")
+      raise ConfigError(f"config.data.listops: no tree with max_depth={self.max_depth}, max_args={self.max_args} "
+                        f"has more than min_tokens={self.min_tokens} tokens (at most {largest}); lower min_tokens")
 
   @classmethod
   def from_config(cls, listops_cfg) -> "GeneratorParams":

@@ -15,6 +15,7 @@ import tarfile
 
 import numpy as np
 
+from lra.errors import ConfigError
 from lra.tasks import data
 from lra.tasks import fixtures
 
@@ -119,11 +120,11 @@ class SCifar:
     data.check_choice("scifar.source", cfg.source, ("auto", "tfds", "raw", "fixture"))
     data.check_choice("scifar.val_split", cfg.val_split, ("lra", "code"))
     if int(data_cfg.max_length) != NUM_PIXELS:
-      raise ValueError(f"config.data.max_length={data_cfg.max_length}: sCIFAR sequences are {NUM_PIXELS} pixels; "
-                       f"set --config.data.max_length={NUM_PIXELS}")
+      raise ConfigError(f"config.data.max_length={data_cfg.max_length}: sCIFAR sequences are {NUM_PIXELS} pixels; "
+                        f"set --config.data.max_length={NUM_PIXELS}")
     if cfg.tokens and not cfg.grayscale:
-      raise ValueError("config.data.scifar.tokens=True needs config.data.scifar.grayscale=True (pixel tokens are "
-                       "grayscale levels 0..255); colour pixels are always normalised values")
+      raise ConfigError("config.data.scifar.tokens=True needs config.data.scifar.grayscale=True (pixel tokens are "
+                        "grayscale levels 0..255); colour pixels are always normalised values")
     self.data_cfg = data_cfg
     self.max_length = NUM_PIXELS
     self.vocab_size = 256 if cfg.tokens else None
