@@ -9,6 +9,7 @@ diverged run returns its results at once.
 
 import json
 import os
+import sys
 import time
 
 import jax
@@ -53,10 +54,30 @@ def validate_config(config) -> None:
         f"config.model.init=rescaled_glorot needs config.model.d_hidden > 163 (gamma_n <= 0 at "
         f"d_hidden={m.d_hidden}, so c_n is undefined): raise d_hidden, or use "
         f"--config.model.init=calibrated_glorot, which works at any width")
+  try:
+    inits.get(m.init, **init_params(config))
+  except ValueError as e:  # a parameter this initializer does not take, or a bad value
+    raise ConfigError(f"config.model.init_params: {e}") from None
   for name, value in (("model.d_model", m.d_model), ("model.d_hidden", m.d_hidden),
                       ("model.n_layers", m.n_layers), ("train.batch_size", config.train.batch_size)):
     if value <= 0:
       raise ConfigError(f"config.{name}={value} must be positive")
+
+
+def init_params(config) -> dict:
+  """The init parameters set in `config.model.init_params` (unset ones are None there)."""
+  return {k: v for k, v in config.model.init_params.items() if v is not None}
+
+
+def predict_divergence(config) -> dict:
+  """inits.stability's prediction for this run's first recurrence steps (width, length, layers, init)."""
+  from inits import stability  # imported here: it is only needed once a run starts
+  m = config.model
+  recurrence = "dense" if m.recurrence == "dense" else "diag"
+  prediction = stability.predict(m.init, m.d_hidden, config.data.max_length, recurrence=recurrence,
+                                 init_params=init_params(config), n_layers=m.n_layers)
+  prediction["alternative"] = stability.stable_alternative(m.d_hidden, m.recurrence)
+  return prediction
 
 
 def _read_json(path):
@@ -123,8 +144,16 @@ def _run_locked(config, workdir, main):
     if previous.get("finished") or previous.get("diverged"):
       print(f"{workdir}: already {'diverged' if previous['diverged'] else 'finished'}; nothing to do")
       return previous
+  from lra import provenance  # imported here: it asks JAX for the devices, after distributed initialisation
+  prov = provenance.collect()
+  prediction = predict_divergence(config) if main else None
   if main:
-    _write_json(os.path.join(workdir, workdir_lib.CONFIG_NAME), run_config)
+    _write_json(os.path.join(workdir, workdir_lib.CONFIG_NAME), {**run_config, "provenance": prov})
+    if prediction["p_diverge"] > 0.5:
+      print(f"warning: {config.model.init} at d_hidden={config.model.d_hidden} and length "
+            f"{config.data.max_length} is predicted to overflow float32 in its first steps (p_diverge="
+            f"{prediction['p_diverge']:.2f}; python -m inits.stability); a stable alternative at this width: "
+            f"--config.model.init={prediction['alternative']}", file=sys.stderr)
   mesh = parallel.make_mesh()
   try:
     parallel.check_batch_size(config.train.batch_size, mesh)
@@ -264,6 +293,8 @@ def _run_locked(config, workdir, main):
       "devices": jax.device_count(), "processes": jax.process_count(), "platform": jax.default_backend(),
       "val_from_test": bool(splits["val"].info.get("val_from_test", False)),
       "majority_class_test_accuracy": float(np.bincount(splits["test"].labels).max() / len(splits["test"].labels)),
+      "predicted_p_diverge": prediction["p_diverge"] if prediction else None,
+      "provenance": prov,
   }
   logger.summary(results)
   logger.close()

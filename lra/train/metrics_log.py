@@ -9,29 +9,25 @@ kept in `<workdir>/wandb_id.txt`) and first drops from `metrics.jsonl` the lines
 
 import json
 import math
-import netrc
 import os
 import uuid
+
+from lra import wandb_auth
+from lra.errors import ConfigError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
 def resolve_wandb_mode(mode: str) -> str:
   if mode not in WANDB_MODES:
-    raise ValueError(f"config.wandb.mode={mode!r}; valid modes: {list(WANDB_MODES)}")
+    raise ConfigError(f"config.wandb.mode={mode!r}; valid modes: {list(WANDB_MODES)}")
   env_mode = os.environ.get("WANDB_MODE")
   if env_mode:
     return env_mode
   if mode != "auto":
     return mode
-  if os.environ.get("WANDB_API_KEY"):
+  if wandb_auth.api_key():
     return "online"
-  try:
-    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1]
-    if netrc.netrc().authenticators(host):
-      return "online"
-  except (FileNotFoundError, netrc.NetrcParseError, OSError):
-    pass
   return "offline"
 
 

@@ -12,6 +12,7 @@ import pytest
 from flax import nnx
 
 import models
+from lra.errors import ConfigError
 from lra.tasks import get_task
 from lra.train import loop, optim, steps
 from tests.lra import wandb_file
@@ -43,6 +44,31 @@ def test_run_writes_config_metrics_results(tmp_path):
   assert any("train/loss" in l and "lr/recurrent" in l for l in lines)
   # A finished run started again does nothing and returns the same results.
   assert loop.run(config, str(tmp_path / "run")) == on_disk
+  # Provenance in both files, and the stability prediction for this width, length and depth.
+  from inits import stability
+  stored = json.loads((tmp_path / "run" / "config.json").read_text())
+  for prov in (stored["provenance"], results["provenance"]):
+    assert prov["platform"] == "cpu" and prov["device_count"] == jax.device_count()
+    assert set(prov["versions"]) >= {"jax", "flax", "optax", "orbax-checkpoint"}
+    assert prov["commit"] is None or len(prov["commit"]) == 40
+  expected = stability.predict(config.model.init, config.model.d_hidden, config.data.max_length, "diag",
+                               n_layers=config.model.n_layers)["p_diverge"]
+  assert results["predicted_p_diverge"] == expected
+
+
+def test_a_run_predicted_to_diverge_warns_and_names_a_stable_init(tmp_path, monkeypatch, capsys):
+  monkeypatch.setattr(loop, "predict_divergence", lambda config: {"p_diverge": 0.9, "alternative": "fixit"})
+  results = loop.run(tiny_config(tmp_path, max_steps=1), str(tmp_path / "run"))
+  err = capsys.readouterr().err
+  assert "predicted to overflow float32" in err and "--config.model.init=fixit" in err
+  assert results["predicted_p_diverge"] == 0.9
+
+
+def test_an_init_parameter_the_init_does_not_take_is_a_config_error(tmp_path):
+  config = tiny_config(tmp_path)
+  config.model.init_params.delta = 0.05  # glorot_half takes only half_of
+  with pytest.raises(ConfigError, match=r"config.model.init_params: .*half_of"):
+    loop.run(config, str(tmp_path / "run"))
 
 
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
