@@ -248,6 +248,24 @@ def test_wandb_yaml_parses_and_lists_the_grid(tmp_path, fake_train):
     sweep.run_from_wandb_args(runs, ["--config=configs/listops.py:paper", "--config.seed=9"])
 
 
+def test_local_runner_never_starts_a_run_that_a_live_train_py_holds(tmp_path, fake_train):
+  from lra.train import workdir as workdir_lib
+  runs = sweep.expand(str(tmp_path / "runs"), tasks=["listops"], seeds=[0, 1], rows=[sweep.Row("diag", "glorot")])
+  os.makedirs(runs[0].workdir)
+  lock = workdir_lib.RunLock(runs[0].workdir)  # as a train.py of another runner (or a SLURM task) holds it
+  lock.acquire()
+  try:
+    assert sweep.run_status(runs[0].workdir) == "running"
+    lines = []
+    counts = sweep.run_sequentially(runs, program=shlex.split(fake_train), repo_dir=REPO, echo=lines.append)
+  finally:
+    lock.release()
+  assert counts == {"skipped": 1, "ran": 1, "failed": 0}
+  assert "running, skipped" in lines[0]
+  assert not os.path.exists(os.path.join(runs[0].workdir, "launches.txt"))
+  assert sweep.run_status(runs[0].workdir) == "partial"  # the lock is free again: resumable
+
+
 def test_local_runner_skips_done_and_resumes_killed_runs(tmp_path, fake_train):
   root = tmp_path / "runs"
   grid = ["--root", str(root), "--tasks", "listops,scifar", "--seeds", "0,1", "--preset", "cpu",
