@@ -91,6 +91,7 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
   c.model.recurrent_layer_norm = False  # the rebuttal's "LN" rows: LayerNorm inside the recurrence
   c.model.bidirectional = False
   c.model.double_gelu = False       # the authors' code applies GELU twice (a quirk)
+  c.model.pooling = "mean"          # sequence heads: mean over real positions | last real position
   c.model.remat = "states"          # backward recomputation: none | full | states | elementwise (models/classifier.py)
 
   c.optim = ml_collections.ConfigDict()

@@ -22,9 +22,11 @@ def default_data_config(task: str) -> ml_collections.ConfigDict:
   if task not in TASKS:
     raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")
   c = ml_collections.ConfigDict()
-  c.max_length = {"listops": 2048, "scifar": 1024, "imdb": 4096}[task]  # pad / truncate to this length
+  # pad / truncate to this length; copy: 2K + 1 + blanks; forecast: history + horizon; (p)sMNIST: 784 pixels
+  c.max_length = {"listops": 2048, "scifar": 1024, "imdb": 4096, "copy": 1021, "adding": 1000, "forecast": 1744,
+                  "smnist": 784, "psmnist": 784}[task]
   c.data_dir = config_dict.placeholder(str)   # tfds data dir; None: $TFDS_DATA_DIR or ~/tensorflow_datasets
-  c.cache_dir = config_dict.placeholder(str)  # generated ListOps + fixtures; None: $GLOROT_LRA_CACHE/data
+  c.cache_dir = config_dict.placeholder(str)  # generated tasks + fixtures; None: $GLOROT_LRA_CACHE/data
   c.val_fraction = 0.1                        # held-out share of train (scifar val_split=lra, imdb)
   c.split_seed = 0                            # seed of held-out draws: the same validation set for every run seed
   if task == "listops":
@@ -51,6 +53,51 @@ def default_data_config(task: str) -> ml_collections.ConfigDict:
         fixture_num_test=500,
         fixture_seed=0,
     ))
+  elif task == "copy":
+    c.copy = ml_collections.ConfigDict(dict(
+        num_symbols=10,                       # K: symbols to remember, read back at the last K positions
+        alphabet=8,                           # symbols drawn uniformly from 1..alphabet (chance 1/alphabet)
+        num_train=64_000,                     # generated sequences per split
+        num_val=2_000,
+        num_test=2_000,
+        seed=0,                               # generator seed (same seed -> the same cached arrays)
+    ))
+  elif task == "adding":
+    c.adding = ml_collections.ConfigDict(dict(
+        num_train=20_000,                     # generated sequences per split (max_length x 2 float32 each)
+        num_val=2_000,
+        num_test=2_000,
+        seed=0,                               # generator seed
+    ))
+  elif task == "forecast":
+    c.forecast = ml_collections.ConfigDict(dict(
+        series="mackey_glass",                # mackey_glass | sinusoids
+        horizon=720,                          # H: values to forecast; the history is max_length - H >= H
+        stride=4,                             # steps between consecutive windows of a split
+        num_train=10_000,                     # windows per split (chronological, disjoint segments)
+        num_val=1_000,
+        num_test=1_000,
+        seed=0,                               # series seed (Mackey-Glass initial history; sinusoid phases, noise)
+        mg_tau=17.0,                          # Mackey-Glass delay (17: the chaotic benchmark)
+        mg_dt=0.1,                            # RK4 integration step; mg_tau and mg_sample_step are multiples of it
+        mg_sample_step=1.0,                   # time units between samples
+        periods=(16.0, 64.0, 256.0, 1024.0),  # sinusoids: one period (in samples) per component
+        amplitudes=(1.0, 0.6, 0.4, 0.3),      # sinusoids: one amplitude per component
+        noise_std=0.1,                        # sinusoids: Gaussian noise added to every sample
+        rollout_steps=4096,                   # autoregressive rollout after training (0: none)
+        rollout_examples=8,                   # test histories it starts from
+        rollout_bound=10.0,                   # it has left the range once |x| > this x max |series| (standardised)
+    ))
+  elif task in ("smnist", "psmnist"):
+    c.mnist = ml_collections.ConfigDict(dict(
+        source="auto",                        # auto (raw_dir if set, else tfds) | tfds | raw | fixture
+        raw_dir=config_dict.placeholder(str),  # folder with the four MNIST IDX files (optionally .gz)
+        fixture_num_train=2000,               # source=fixture: size of the synthetic learnable set
+        fixture_num_test=500,
+        fixture_seed=0,
+    ))
+    if task == "psmnist":
+      c.mnist.permutation_seed = 0            # the fixed pixel permutation (recorded in results.json)
   else:
     c.imdb = ml_collections.ConfigDict(dict(
         source="auto",                        # auto (raw_dir if set, else tfds) | tfds | raw | fixture
@@ -81,4 +128,13 @@ def cpu_data_overrides(task: str) -> dict:
   if task == "imdb":
     return dict(max_length=1024, imdb=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500,
                                           fixture_min_words=20, fixture_max_words=150))
+  if task == "copy":  # K = 10 symbols after 200 blanks (> 8 sqrt(192)), an epoch of 100 steps at batch 64
+    return dict(max_length=221, copy=dict(num_train=6400, num_val=512, num_test=512))
+  if task == "adding":  # length 128 (> 8 sqrt(192))
+    return dict(max_length=128, adding=dict(num_train=6400, num_val=512, num_test=512))
+  if task == "forecast":  # a history of 192 (> 8 sqrt(192)) and a horizon of 96
+    return dict(max_length=288, forecast=dict(horizon=96, num_train=3200, num_val=256, num_test=256,
+                                              rollout_steps=4096, rollout_examples=8))
+  if task in ("smnist", "psmnist"):
+    return dict(max_length=784, mnist=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500))
   raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")

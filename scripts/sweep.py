@@ -30,7 +30,7 @@ def _grid_parser() -> argparse.ArgumentParser:
                  help="local: run now, one after another; slurm: write a job-array script; wandb: write sweep YAMLs")
   p.add_argument("--dry-run", action="store_true", help="print the run list and exact commands; write and run nothing")
   g = p.add_argument_group("grid")
-  g.add_argument("--tasks", default=",".join(sweep.TASKS), help="comma-separated tasks (default: %(default)s)")
+  g.add_argument("--tasks", default=",".join(sweep.LRA_TASKS), help="comma-separated tasks (default: %(default)s)")
   g.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: %(default)s)")
   g.add_argument("--preset", default="paper", help="config preset, configs/<task>.py:<preset>; '' for none")
   g.add_argument("--layer-norm", choices=sweep.LAYER_NORM_MODES, default="off",

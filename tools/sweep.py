@@ -19,7 +19,7 @@ import subprocess
 import time
 from collections.abc import Iterable, Sequence
 
-from configs.names import RECURRENCES, TASKS
+from configs.names import LONG_HORIZON_TASKS, LRA_TASKS, RECURRENCES, TASKS
 from lra import provenance as provenance_lib
 from lra.train import workdir as workdir_lib
 from lra.train.preemption import PREEMPTED_EXIT_CODE, SIGNALS as STOP_SIGNALS
@@ -191,14 +191,14 @@ def table1_rows(recurrences: Sequence[str] | None = None, inits: Sequence[str] |
   return rows
 
 
-def expand(root: str, *, tasks: Sequence[str] = TASKS, rows: Sequence[Row] = TABLE1_ROWS,
+def expand(root: str, *, tasks: Sequence[str] = LRA_TASKS, rows: Sequence[Row] = TABLE1_ROWS,
            seeds: Sequence[int] = (0, 1, 2), preset: str = "", axes: Sequence[tuple[str, Sequence[str]]] = (),
            overrides: Sequence[tuple[str, str] | tuple[str | None, str, str]] = ()) -> list[Run]:
   """Expands a grid into runs, ordered task, row, extra axes, seed.
 
   Args:
     root: the sweep's root directory; run workdirs are `<root>/<task>/<label>/seed<k>`.
-    tasks: task names (see TASKS).
+    tasks: task names (see TASKS; default Table 1's, LRA_TASKS; Table 2's are LONG_HORIZON_TASKS).
     rows: Table 1 rows (see `table1_rows`).
     seeds: values of `config.seed`.
     preset: config preset ("paper", "cpu", ...; "" for the config's default).

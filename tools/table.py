@@ -17,7 +17,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 
-from configs.names import TASKS
+from configs.names import LRA_TASKS as TASKS  # Table 1's columns
 from lra import provenance as provenance_lib
 from lra import wandb_auth
 from tools import sweep

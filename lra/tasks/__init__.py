@@ -1,12 +1,17 @@
-"""The Long Range Arena tasks (ListOps, sequential CIFAR, IMDB), looked up by name, and the training-loop pieces."""
+"""The tasks (LRA's ListOps, sCIFAR, IMDB; copy, adding, forecast; sMNIST, psMNIST), looked up by name."""
 
 from lra.errors import ConfigError
+from lra.tasks import adding
+from lra.tasks import copy_memory
+from lra.tasks import forecast
 from lra.tasks import imdb
 from lra.tasks import listops
+from lra.tasks import mnist
 from lra.tasks import scifar
 
-# Keyed by each class's `name`, in the order of configs.names.TASKS (tests/configs/test_names.py checks both).
-_TASKS = {cls.name: cls for cls in (listops.ListOps, scifar.SCifar, imdb.Imdb)}
+# Keyed by each class's `name`, in the order of configs.names.TASKS (tests/configs/test_configs.py checks both).
+_TASKS = {cls.name: cls for cls in (listops.ListOps, scifar.SCifar, imdb.Imdb, copy_memory.CopyMemory,
+                                    adding.Adding, forecast.Forecast, mnist.SMnist, mnist.PSMnist)}
 
 
 def task_names() -> list[str]:

@@ -8,9 +8,21 @@ A `Split` holds one split of a task in memory as numpy arrays:
            memory; `split.model_inputs(indices)` (what the batches call) applies `split.normalise` and returns
            int32 tokens (B, L) or float32 values (B, L, C), the dtypes the models take.
   lengths  (N,) int32 real lengths; positions >= length are padding (token 0 / value 0 before normalising).
-  labels   (N,) int32 class ids.
+  labels   (N,) int32 class ids; or the targets of another head (below): (N,) float32 values, (N, P) int32
+           classes or float32 values of the last P positions.
   info     dict: where the data came from (`source`), `val_from_test` (IMDB: validation is the test set, as in
            LRA), the number of truncated examples, etc.
+
+The task interface (what the model and the loop read from a task) is, besides `vocab_size`, `input_dim`,
+`max_length`:
+  head           "classify" (labels (N,) int32 -> logits (B, num_outputs)), "regress" (labels (N,) float32 ->
+                 (B,)), or "per_position" (labels (N, num_positions), one output per each of the last
+                 `num_positions` real positions: int32 classes or float32 values).
+  num_outputs    classes of a classification (per sequence or per position); 1 for a value.
+  num_positions  per_position: how many last positions carry outputs; 0 otherwise.
+  loss           "cross_entropy" | "mse".
+  metric         the task's own metric for the best checkpoint: "accuracy" (highest) or "mse" (lowest).
+  baseline(splits) -> dict of the trivial baselines' test numbers (for results.json).
 """
 
 import dataclasses
@@ -41,7 +53,7 @@ class Split:
   Attributes:
     inputs: (N, L) tokens or (N, L, C) values, in a storage dtype.
     lengths: (N,) int32 real lengths.
-    labels: (N,) int32 class ids.
+    labels: (N,) int32 class ids, or another head's targets (see the module docstring).
     info: provenance and flags (e.g. `val_from_test`).
     normalise: storage -> model dtype, applied per batch; None when `inputs` already are int32/float32.
   """
@@ -183,3 +195,25 @@ def check_choice(field: str, value: Any, allowed) -> None:
   """Raises ValueError naming `field`, its bad `value` and the `allowed` ones."""
   if value not in allowed:
     raise ConfigError(f"config.data.{field}={value!r}; valid: {list(allowed)}")
+
+
+HEADS = ("classify", "regress", "per_position")
+LOSSES = ("cross_entropy", "mse")
+METRICS = {"accuracy": "max", "mse": "min"}   # metric -> which end is best
+
+
+class Classification:
+  """The interface attributes of a sequence classification task (ListOps, sCIFAR, IMDB, sMNIST)."""
+  head = "classify"
+  loss = "cross_entropy"
+  metric = "accuracy"
+  num_positions = 0
+
+  @property
+  def num_outputs(self) -> int:
+    return self.num_classes
+
+  def baseline(self, splits: dict) -> dict:
+    """The trivial baseline: the majority class's test accuracy."""
+    labels = splits["test"].labels
+    return {"majority_class_test_accuracy": float(np.bincount(labels).max() / len(labels))}

@@ -94,7 +94,7 @@ def read_tfds(split: str, data_dir: str | None) -> tuple[list[bytes], np.ndarray
   return texts, labels
 
 
-class Imdb:
+class Imdb(data.Classification):
   """The IMDB task (see the module docstring); 2 classes, tokens, length data_cfg.max_length."""
   name = "imdb"
   num_classes = NUM_CLASSES

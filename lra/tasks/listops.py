@@ -291,7 +291,7 @@ def write_tsv(path: str, expressions: list[str], labels: list[int]) -> None:
       f.write(f"{expression}\t{label}\n")
 
 
-class ListOps:
+class ListOps(data.Classification):
   """The ListOps task: 10 classes, vocabulary of 16 (padding, 10 digits, 4 operators, `]`)."""
   name = "listops"
   vocab_size = len(VOCAB)

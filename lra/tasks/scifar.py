@@ -110,7 +110,7 @@ def read_tfds(split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]
   return images, labels
 
 
-class SCifar:
+class SCifar(data.Classification):
   """The sequential CIFAR-10 task (see the module docstring); 10 classes, length 1024."""
   name = "scifar"
   num_classes = NUM_CLASSES
