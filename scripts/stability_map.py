@@ -69,8 +69,8 @@ OBSERVATIONS = {
 def sizes(quick):
   """The run's grids, draws per n, observation points and seeds."""
   if quick:
-    return dict(ns=[16, 32], lengths=[256, 512], draws={16: 8, 32: 8}, inits=("glorot", "orthogonal"),
-                observations={("dense", 16, 512): ("glorot",)}, seeds=[0])
+    return dict(ns=[16, 32], lengths=[256, 1024], draws={16: 8, 32: 8}, inits=("glorot", "orthogonal"),
+                observations={("dense", 16, 1024): ("glorot",)}, seeds=[0])
   return dict(ns=[64, 128, 256, 512, 1024, 2048], lengths=[128, 256, 512, 1024, 2048, 4096, 8192, 16384],
               draws={64: 32, 128: 32, 256: 24, 512: 8, 1024: 4, 2048: 2}, inits=MAP_INITS,
               observations=OBSERVATIONS, seeds=[0, 1, 2])
@@ -137,6 +137,20 @@ def train_once(config, workdir):
   return json.loads((pathlib.Path(workdir) / "results.json").read_text())
 
 
+def first_step_max_abs_h(workdir):
+  """The largest max |h_t| over layers at step 1 in the run's metrics.jsonl (inf where a state overflowed), or None."""
+  try:
+    with open(pathlib.Path(workdir) / "metrics.jsonl") as file:
+      for line in file:
+        record = json.loads(line)
+        if record.get("step") == 1:
+          values = [float(v) for k, v in record.items() if k.endswith("max_abs_h") and k.startswith("train/")]
+          return max(values) if values else None
+  except (OSError, ValueError):
+    pass
+  return None
+
+
 def observe(size, runs_dir):
   """Trains every observation point for every seed; returns one row per run."""
   rows = []
@@ -150,7 +164,9 @@ def observe(size, runs_dir):
         results = train_once(config, workdir)
         rows.append(dict(init=init, recurrence=recurrence, n=n, length=length, seed=seed,
                          diverged=bool(results["diverged"]), diverged_step=results.get("diverged_step"),
-                         steps=results.get("steps"), seconds=round(time.perf_counter() - start, 2)))
+                         steps=results.get("steps"), max_abs_h_step1=first_step_max_abs_h(workdir),
+                         loop_predicted_p_diverge=results.get("predicted_p_diverge"),
+                         seconds=round(time.perf_counter() - start, 2)))
         print(f"observed {recurrence} n={n} L={length} {init} seed {seed}: "
               f"{'diverged at step %s' % results.get('diverged_step') if results['diverged'] else 'finite'}",
               flush=True)
@@ -162,7 +178,9 @@ def read_observations(path):
   with open(path) as file:
     rows = list(csv.DictReader(file))
   return [dict(row, n=int(row["n"]), length=int(row["length"]), seed=int(row["seed"]),
-               diverged=row["diverged"] == "True") for row in rows]
+               diverged=row["diverged"] == "True",
+               max_abs_h_step1=float(row["max_abs_h_step1"]) if row.get("max_abs_h_step1") else None)
+          for row in rows]
 
 
 def confusion(prediction_rows, observation_rows):
@@ -175,23 +193,35 @@ def confusion(prediction_rows, observation_rows):
   for key, runs in points.items():
     prediction = predicted[key]
     diverged = sum(r["diverged"] for r in runs)
+    states = [r.get("max_abs_h_step1") for r in runs]
     table.append(dict(init=key[0], recurrence=key[1], n=key[2], length=key[3], seeds=len(runs), diverged=diverged,
+                      max_abs_h=", ".join("—" if v is None else f"{v:.2g}" for v in states),
                       observed=2 * diverged >= len(runs), p_diverge=prediction["p_diverge"],
                       predicted=prediction["p_diverge"] > 0.5, prediction=prediction))
   return table
+
+
+def chance_of_majority(p, seeds):
+  """P(at least half of `seeds` independent runs diverge) when each diverges with probability p."""
+  need = math.ceil(seeds / 2)
+  return sum(math.comb(seeds, k) * p ** k * (1 - p) ** (seeds - k) for k in range(need, seeds + 1))
 
 
 def why_wrong(point):
   """A reason for a wrong prediction, from the numbers the predictor rests on."""
   p = point["prediction"]
   threshold = math.log10(stability.overflow_rms("float32"))
-  spread = f"its draws put log10 of the RMS state between {p['log10_growth_q05']:.1f} and {p['log10_growth_q95']:.1f}"
-  if point["observed"] and not point["predicted"]:
-    return (f"predicted p = {p['p_diverge']:.2f} but {point['diverged']}/{point['seeds']} seeds diverged: {spread}, "
-            f"below the {threshold:.1f} threshold in most draws; the real inputs are correlated token embeddings "
-            "rather than i.i.d., and a slowest mode near 1 sums them coherently")
-  return (f"predicted p = {p['p_diverge']:.2f} but only {point['diverged']}/{point['seeds']} seeds diverged: {spread}; "
-          f"with {p['n_draws']} draws a p near 0.5 is a coin flip between these seeds' own draws")
+  chance = chance_of_majority(p["p_diverge"], point["seeds"])
+  spread = (f"the draws put log10 of the RMS state between {p['log10_growth_q05']:.1f} and "
+            f"{p['log10_growth_q95']:.1f} (5-95%, threshold {threshold:.1f}), and the runs' largest states at step 1 "
+            f"were {point['max_abs_h']}")
+  boundary = abs(p["p_diverge"] - 0.5) < 0.25
+  verdict = (f"predicted p = {p['p_diverge']:.2f} ± {p['p_diverge_se']:.2f} ({p['n_draws']} draws), "
+             f"{point['diverged']}/{point['seeds']} seeds diverged")
+  if boundary:
+    return (f"{verdict}: a boundary point, where at least half of {point['seeds']} seeds diverge with probability "
+            f"{chance:.2f} under the prediction itself, so {point['seeds']} seeds cannot decide it; {spread}")
+  return f"{verdict}: {spread}; at least half the seeds diverge with probability {chance:.2f} under the prediction"
 
 
 def markdown(table, meta):
@@ -224,13 +254,14 @@ def markdown(table, meta):
       f"| predicted: stable | {counts[(False, True)]} | {counts[(False, False)]} |", "",
       f"**{correct} of {len(table)} points agree ({100 * correct / max(len(table), 1):.0f}%).**", "",
       "## Every point", "",
-      "| recurrence | n | L | init | seeds diverged | p_diverge (2 layers) | median RMS state | agrees |",
-      "|---|---|---|---|---|---|---|---|"]
+      "| recurrence | n | L | init | seeds diverged | p_diverge (2 layers) | predicted median RMS state | "
+      "observed max abs(h) at step 1, per seed | agrees |",
+      "|---|---|---|---|---|---|---|---|---|"]
   for point in sorted(table, key=lambda p: (p["recurrence"], p["n"], p["length"], p["init"])):
     lines.append(
         f"| {point['recurrence']} | {point['n']} | {point['length']} | {point['init']} | "
         f"{point['diverged']}/{point['seeds']} | {point['p_diverge']:.2f} | {point['prediction']['growth']:.3g} | "
-        f"{'yes' if point['predicted'] == point['observed'] else '**no**'} |")
+        f"{point['max_abs_h']} | {'yes' if point['predicted'] == point['observed'] else '**no**'} |")
   wrong = [p for p in table if p["predicted"] != p["observed"]]
   lines += ["", "## Where the predictor is wrong, and why", ""]
   if not wrong:
