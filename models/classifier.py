@@ -8,50 +8,50 @@ the logits do not depend on what the padded positions hold.
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.ad_checkpoint import checkpoint_name
 
 from models import diagonal_rnn
 from models import linear_rnn
 from models import lru
 from models import norms
 from models import remat as remat_lib
+from models import scan as scan_lib
 from models.tokenwise import tokenwise_matmul
 
 BLOCKS = {"dense": linear_rnn.LinearRNN, "diag": diagonal_rnn.DiagonalRNN, "lru": lru.LRU}
 RECURRENCES = tuple(BLOCKS)
 NORMS = ("batch", "layer")
-# model.remat: what the backward pass recomputes of each residual layer (models/remat.py).
-#   "none": nothing (autodiff keeps every intermediate); "full": everything from the layer's input (one more
-#   forward pass); "states": keeps the recurrence's states, so the scan and the matmul feeding it do not run
-#   again; "elementwise": keeps the outputs of the layer's matmuls and scans (the recurrence's states, the
-#   block's output, the GLU's pre-activation) and recomputes only elementwise work (norm, GELU, dropout).
-REMAT_KEEPS = {"full": (), "states": ("states",), "elementwise": ("states", "block", "glu")}
+# model.remat: what the backward pass recomputes of each residual layer (models/remat.py), as the checkpoint
+# names it keeps. "none": nothing (autodiff keeps every intermediate); "full": everything from the layer's input
+# (one more forward pass); "states": keeps the recurrence's states, so the scan and the matmul feeding it do not
+# run again; "elementwise": keeps the outputs of the layer's matmuls and scans (the recurrence's states, the
+# block's output, the GLU's pre-activations) and recomputes only elementwise work (norm, GELU, dropout).
+BLOCK_OUTPUT, GLU_PREACTIVATIONS = "block", "glu"
+REMAT_KEEPS = {"full": (), "states": (scan_lib.STATES,),
+               "elementwise": (scan_lib.STATES, BLOCK_OUTPUT, GLU_PREACTIVATIONS)}
 REMATS = ("none", *REMAT_KEEPS)
-# The trained recurrence: Adam at lr * lr_factor, no weight decay (paper.md section 4). C, D, the recurrent
-# LayerNorm and everything else are "other" parameters.
-RECURRENT_PARAM_NAMES = frozenset(
-    {"A", "B", "B_re", "B_im", "lambda_re", "lambda_im", "nu_log", "theta_log", "gamma_log"})
+# "auto" per platform. CPU: "states", the least memory but "full"'s at about "full"'s time (docs/bench_step.md).
+# GPU / TPU: "none", plain autodiff as in the authors' code: the paper configs' whole step fits in a few GB,
+# so recomputation would only cost time there (docs/models.md; not measured on an accelerator).
+REMAT_AUTO = {"cpu": "states", "gpu": "none", "tpu": "none"}
 
 
-def is_recurrent_param(path: tuple) -> bool:
-  """True for a parameter of the recurrence (A, B, lambda, nu, theta, gamma), by its path's last name.
+def resolve_remat(remat: str, platform: str | None = None) -> str:
+  """The remat mode for `remat` ("auto" or one of REMATS); "auto" picks by platform.
 
   Args:
-    path: a parameter's path in the model state, e.g. ("layers", 0, "block", "A") (entries may be str or int).
+    remat: "auto" or one of REMATS.
+    platform: "cpu" | "gpu" | "tpu" (also "cuda" / "rocm"); None means `jax.default_backend()`.
   """
-  return bool(path) and str(path[-1]) in RECURRENT_PARAM_NAMES
-
-
-def dropout(x, rate: float, key, *, deterministic: bool):
-  """Dropout with one mask per (example, feature) shared over time (minimal-LRU's broadcast_dims=[0]).
-
-  x: (B, L, d). Kept entries are scaled by 1/(1 - rate). Identity if deterministic or rate == 0.
-  """
-  if deterministic or rate == 0.0:
-    return x
-  if key is None:
-    raise ValueError(f"dropout rate {rate} in training needs a dropout_key (a jax random key), got None")
-  keep = jax.random.bernoulli(key, 1.0 - rate, (x.shape[0], 1, x.shape[2]))
-  return jnp.where(keep, x / (1.0 - rate), 0.0)
+  if remat != "auto":
+    if remat not in REMATS:
+      raise ValueError(f"unknown remat {remat!r}; valid: {['auto', *REMATS]}")
+    return remat
+  platform = jax.default_backend() if platform is None else platform
+  platform = {"cuda": "gpu", "rocm": "gpu"}.get(platform, platform)
+  if platform not in REMAT_AUTO:
+    raise ValueError(f"resolve_remat: unknown platform {platform!r}; valid: {sorted(REMAT_AUTO)}")
+  return REMAT_AUTO[platform]
 
 
 def masked_mean(x, mask):
@@ -68,77 +68,74 @@ class ResidualLayer(nnx.Module):
     norm: BatchNorm (statistics over real tokens only) or LayerNorm, before the block (pre-norm).
     block: a recurrent block (LinearRNN, DiagonalRNN or LRU).
     glu: Linear(d, 2d); its halves are the GLU's value and gate.
+    dropout: nnx.Dropout with one mask per (example, feature) shared over time (broadcast over axis 1, as
+      minimal-LRU's Dropout(broadcast_dims=[0]) per example); its keys are the layer's `dropout_key`, split
+      in two, so the masks are a function of that key alone.
   """
 
   def __init__(self, block, d_model: int, *, norm: str, dropout_rate: float, double_gelu: bool, remat: str,
                rngs: nnx.Rngs):
     if norm not in NORMS:
       raise ValueError(f"unknown norm {norm!r}; valid: {list(NORMS)}")
-    if remat not in REMATS:
-      raise ValueError(f"unknown remat {remat!r}; valid: {list(REMATS)}")
     if not 0.0 <= dropout_rate < 1.0:
       raise ValueError(f"dropout={dropout_rate} must lie in [0, 1)")
     self.norm = (nnx.BatchNorm(d_model, rngs=rngs) if norm == "batch" else nnx.LayerNorm(d_model, rngs=rngs))
     self.block = block
     self.glu = nnx.Linear(d_model, 2 * d_model, rngs=rngs)
+    self.dropout = nnx.Dropout(dropout_rate, broadcast_dims=(1,))
     self.norm_kind = norm
-    self.dropout_rate = dropout_rate
     self.double_gelu = double_gelu
-    self.remat = remat
+    self.remat = resolve_remat(remat)
 
   def __call__(self, x, mask, *, train: bool, dropout_key=None):
     """x (B, L, d), mask (B, L) -> (x', stats of the block); 0 at padded steps.
 
-    Unless remat is "none", the layer (norm included) is recomputed in the backward pass from its input and
-    the values `REMAT_KEEPS[remat]` names (`remat_lib.recompute_in_backward`); BatchNorm's running statistics
+    dropout_key: a jax random key, needed when train and the dropout rate is above 0.
+
+    Unless remat is "none", the layer (norm included) is recomputed in the backward pass from its input but for
+    the values named `REMAT_KEEPS[remat]` (`remat_lib.recompute_in_backward`); BatchNorm's running statistics
     are carried out of the recomputed function and written back here.
     """
+    if train and self.dropout.rate > 0 and dropout_key is None:
+      raise ValueError(f"dropout rate {self.dropout.rate} in training needs a dropout_key (a jax random key), "
+                       "got None")
     if self.remat == "none":
-      return self._forward(x, mask, train=train, dropout_key=dropout_key)[:2]
+      return self._forward(x, mask, train=train, dropout_key=dropout_key)
     graphdef, params, rest = nnx.split(self, nnx.Param, ...)
-    keep = REMAT_KEEPS[self.remat]
 
-    def pure_forward(differentiable, others, saved):
+    def pure_forward(differentiable, others):
       params, x = differentiable
       rest, mask, dropout_key = others
       layer = nnx.merge(graphdef, params, rest, copy=True)
-      out, stats, kept = layer._forward(x, mask, train=train, dropout_key=dropout_key, saved=saved)
-      kept = {name: value for name, value in kept.items() if name in keep}
-      return (out, stats, nnx.state(layer, nnx.BatchStat)), kept
+      out, stats = layer._forward(x, mask, train=train, dropout_key=dropout_key)
+      return out, stats, nnx.state(layer, nnx.BatchStat)
 
-    out, stats, batch_stats = remat_lib.recompute_in_backward(pure_forward)((params, x), (rest, mask, dropout_key))
+    out, stats, batch_stats = remat_lib.recompute_in_backward(pure_forward, REMAT_KEEPS[self.remat])(
+        (params, x), (rest, mask, dropout_key))
     nnx.update(self, batch_stats)
     return out, stats
 
-  def _forward(self, x, mask, *, train: bool, dropout_key=None, saved=None):
-    """The layer; returns (x', stats, the values worth keeping for the backward pass). `saved`: such values
-    from an earlier call on the same inputs, used in place of computing them (see models/remat.py)."""
-    saved = saved or {}
+  def _forward(self, x, mask, *, train: bool, dropout_key=None):
+    """The layer, with the values a remat may keep tagged by `checkpoint_name` (the scans tag their states)."""
     if self.norm_kind == "batch":
       z = self.norm(x, use_running_average=not train, mask=mask[..., None])
     else:
       z = self.norm(x)
     keys = (None, None) if dropout_key is None else tuple(jax.random.split(dropout_key))
-    y, stats, states = self.block(z, mask, states=saved.get("states"), return_states=True)
-    y = remat_lib.reuse(y, saved.get("block"))
-    kept = {"block": y}
-    if not self.block.recurrent_layer_norm:  # a nonlinear scan cannot take its states back: it is recomputed
-      kept["states"] = states
-    y = jax.nn.gelu(y)
+    y, stats = self.block(z, mask)
+    y = jax.nn.gelu(checkpoint_name(y, BLOCK_OUTPUT))
     if self.double_gelu:
       y = jax.nn.gelu(y)
-    y = dropout(y, self.dropout_rate, keys[0], deterministic=not train)
-    # The GLU's value and gate as two (d, d) matmuls on the halves of one Linear(d, 2d): measured 7-10% faster on
-    # XLA:CPU than one (d, 2d) matmul and a split, whose backward concatenated the two cotangents.
+    y = self.dropout(y, deterministic=not train, rngs=keys[0])
+    # The GLU's value and gate as two (d, d) matmuls on the halves of one Linear(d, 2d): faster on XLA:CPU than
+    # one (d, 2d) matmul and a split (docs/models.md).
     kernel, bias = self.glu.kernel[...], self.glu.bias[...]
     d_model = kernel.shape[0]
     value = tokenwise_matmul(y, kernel[:, :d_model]) + bias[:d_model]
     gate = tokenwise_matmul(y, kernel[:, d_model:]) + bias[d_model:]
-    saved_value, saved_gate = saved.get("glu", (None, None))
-    value, gate = remat_lib.reuse(value, saved_value), remat_lib.reuse(gate, saved_gate)
-    kept["glu"] = (value, gate)
-    y = dropout(value * jax.nn.sigmoid(gate), self.dropout_rate, keys[1], deterministic=not train)
-    return x + jnp.where(mask[..., None], y, 0.0), stats, kept
+    value, gate = checkpoint_name(value, GLU_PREACTIVATIONS), checkpoint_name(gate, GLU_PREACTIVATIONS)
+    y = self.dropout(value * jax.nn.sigmoid(gate), deterministic=not train, rngs=keys[1])
+    return x + jnp.where(mask[..., None], y, 0.0), stats
 
 
 class SequenceClassifier(nnx.Module):
@@ -151,7 +148,7 @@ class SequenceClassifier(nnx.Module):
 
   def __init__(self, make_block, *, vocab_size: int | None, input_dim: int, num_classes: int, d_model: int,
                n_layers: int, norm: str = "batch", dropout_rate: float = 0.0, double_gelu: bool = False,
-               remat: str = "states", rngs: nnx.Rngs):
+               remat: str = "auto", rngs: nnx.Rngs):
     """make_block(rngs) -> a recurrent block of width d_model; called once per layer."""
     if vocab_size is not None:
       self.encoder = nnx.Embed(vocab_size, d_model, embedding_init=nnx.initializers.lecun_normal(), rngs=rngs)

@@ -8,6 +8,7 @@ from flax import nnx
 import inits
 from models import linear_rnn
 from models import norms
+from models.params import RecurrentParam
 from models import scan as scan_lib
 from models.tokenwise import tokenwise_matmul
 
@@ -36,11 +37,11 @@ def add_complex_layer_norm_params(block, n):
 def diagonal_recurrence(block, lam):
   """recur(b, mask, reverse) for h_t = lam * h_{t-1} + b_t, through the block's recurrent LayerNorm if it has one
   (the DiagonalRNN and the LRU differ only in how lam is parametrised)."""
-  def recur(b, mask, reverse, states):
-    if block.recurrent_layer_norm:  # nonlinear: recomputed, never given states
+  def recur(b, mask, reverse):
+    if block.recurrent_layer_norm:  # nonlinear: no adjoint scan, so no states tagged for a remat to keep
       bias = jax.lax.complex(block.norm_bias_re[...], block.norm_bias_im[...])
       return norms.layer_norm_scan(lambda h: lam * h, b, mask, block.norm_scale[...], bias, reverse=reverse)
-    return scan_lib.diag_scan(lam, b, reverse=reverse, impl=block.scan, states=states)
+    return scan_lib.diag_scan(lam, b, reverse=reverse, impl=block.scan)
   return recur
 
 
@@ -59,7 +60,7 @@ class DiagonalRNN(nnx.Module):
   B u_t), complex LayerNorm of `norms.recurrent_layer_norm`) and `bidirectional` (same lambda and B in
   reverse; C of shape (d_model, 2n) reads [h^fwd; h^rev]).
 
-  Attributes:
+  Attributes (lambda and B are `RecurrentParam`s, the rest `nnx.Param`s):
     lambda_re, lambda_im: (n,) the eigenvalues of `inits.get(init, **init_params)` drawn with shape (n,)
       complex64 from the first key of `rngs.params` (dense names: the eigenvalues of one real (n, n) draw).
     B_re, B_im: (n, d_model), E|B_ij|^2 = 1/d_model. C: (d_model, n or 2n) real ~ N(0, 1/fan_in).
@@ -74,10 +75,10 @@ class DiagonalRNN(nnx.Module):
     lambda_key, b_key, c_key, d_key = (rngs.params() for _ in range(4))
     n = d_hidden
     eigenvalues = initial_eigenvalues(init, init_params, lambda_key, n)
-    self.lambda_re = nnx.Param(jnp.real(eigenvalues).astype(jnp.float32))
-    self.lambda_im = nnx.Param(jnp.imag(eigenvalues).astype(jnp.float32))
+    self.lambda_re = RecurrentParam(jnp.real(eigenvalues).astype(jnp.float32))
+    self.lambda_im = RecurrentParam(jnp.imag(eigenvalues).astype(jnp.float32))
     B_re, B_im = complex_normal_pair(b_key, (n, d_model), 1.0 / d_model)
-    self.B_re, self.B_im = nnx.Param(B_re), nnx.Param(B_im)
+    self.B_re, self.B_im = RecurrentParam(B_re), RecurrentParam(B_im)
     c_width = 2 * n if bidirectional else n
     self.C = nnx.Param(linear_rnn.normal(c_key, (d_model, c_width), 1.0 / c_width))
     self.D = nnx.Param(jax.random.normal(d_key, (d_model,), jnp.float32))
@@ -91,7 +92,7 @@ class DiagonalRNN(nnx.Module):
     """The live lambda (n,) complex64."""
     return jax.lax.complex(self.lambda_re[...], self.lambda_im[...])
 
-  def __call__(self, x, mask, *, states=None, return_states=False):
+  def __call__(self, x, mask):
     """x (B, L, d_model) float, mask (B, L) bool prefix mask -> (y (B, L, d_model) float32, stats)."""
     lam, C, D = self.eigenvalues(), self.C[...], self.D[...]
     B_re, B_im = self.B_re[...], self.B_im[...]
@@ -102,8 +103,7 @@ class DiagonalRNN(nnx.Module):
 
     return norms.apply_recurrence(
         x, mask, project_in=lambda u: complex_input_projection(u, B_re, B_im), recur=diagonal_recurrence(self, lam),
-        project_out=project_out, bidirectional=self.bidirectional,
-        states=states, return_states=return_states)
+        project_out=project_out, bidirectional=self.bidirectional)
 
   def spectral_radius(self) -> float:
     """max |lambda| of the live parameters, on the host."""

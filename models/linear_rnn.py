@@ -10,6 +10,7 @@ from flax import nnx
 import inits
 from inits import theory
 from models import norms
+from models.params import RecurrentParam
 from models import scan as scan_lib
 from models.tokenwise import tokenwise_matmul
 
@@ -30,7 +31,7 @@ class LinearRNN(nnx.Module):
   C [h_t^fwd; h_t^rev] + D * u_t, C of shape (d_model, 2n) (minimal-LRU's choice: one recurrence, so one
   spectrum, read in both directions).
 
-  Attributes:
+  Attributes (A and B are `RecurrentParam`s, the rest `nnx.Param`s):
     A: (n, n) from `inits.get(init, **init_params)`, drawn from the first key of `rngs.params`.
     B: (n, d_model) ~ N(0, 1/d_model). C: (d_model, n or 2n) ~ N(0, 1/fan_in). D: (d_model,) ~ N(0, 1).
     norm_scale, norm_bias: (n,) the recurrent LayerNorm's parameters (only with recurrent_layer_norm).
@@ -43,8 +44,8 @@ class LinearRNN(nnx.Module):
       scan_lib.resolve_impl("dense", scan)  # fails now, naming the valid implementations
     a_key, b_key, c_key, d_key = (rngs.params() for _ in range(4))
     n = d_hidden
-    self.A = nnx.Param(inits.get(init, **(init_params or {}))(a_key, (n, n), jnp.float32))
-    self.B = nnx.Param(normal(b_key, (n, d_model), 1.0 / d_model))
+    self.A = RecurrentParam(inits.get(init, **(init_params or {}))(a_key, (n, n), jnp.float32))
+    self.B = RecurrentParam(normal(b_key, (n, d_model), 1.0 / d_model))
     c_width = 2 * n if bidirectional else n
     self.C = nnx.Param(normal(c_key, (d_model, c_width), 1.0 / c_width))
     self.D = nnx.Param(jax.random.normal(d_key, (d_model,), jnp.float32))
@@ -55,7 +56,7 @@ class LinearRNN(nnx.Module):
     self.recurrent_layer_norm = recurrent_layer_norm
     self.bidirectional = bidirectional
 
-  def __call__(self, x, mask, *, states=None, return_states=False):
+  def __call__(self, x, mask):
     """x (B, L, d_model) float, mask (B, L) bool prefix mask -> (y (B, L, d_model) float32, stats).
 
     stats: max_abs_h (batch max over real steps and units), final_state_norm (batch mean of ||h|| after the
@@ -67,17 +68,17 @@ class LinearRNN(nnx.Module):
     def project_in(u):
       return tokenwise_matmul(u, B.T)
 
-    def recur(b, mask, reverse, states):
-      if self.recurrent_layer_norm:  # nonlinear: recomputed, never given states
+    def recur(b, mask, reverse):
+      if self.recurrent_layer_norm:  # nonlinear: no adjoint scan, so no states tagged for a remat to keep
         return norms.layer_norm_scan(lambda h: h @ A.T, b, mask, self.norm_scale[...], self.norm_bias[...],
                                      reverse=reverse)
-      return scan_lib.dense_scan(A, b, reverse=reverse, impl=self.scan, states=states)
+      return scan_lib.dense_scan(A, b, reverse=reverse, impl=self.scan)
 
     def project_out(h, u):
       return tokenwise_matmul(h, C.T) + D * u
 
     return norms.apply_recurrence(x, mask, project_in=project_in, recur=recur, project_out=project_out,
-                                  bidirectional=self.bidirectional, states=states, return_states=return_states)
+                                  bidirectional=self.bidirectional)
 
   def spectral_radius(self) -> float:
     """max |eig(A)| of the live A, on the host in float64."""

@@ -9,6 +9,7 @@ from flax import nnx
 
 from models import diagonal_rnn
 from models import norms
+from models.params import RecurrentParam
 from models import scan as scan_lib
 from models.tokenwise import tokenwise_matmul
 
@@ -62,7 +63,7 @@ class LRU(nnx.Module):
   gamma (n,) = exp(gamma_log), initialised to sqrt(1 - |lambda|^2) so that white-noise inputs (E|(B u)_i|^2 = 1)
   keep E|h_i|^2 = 1 at every |lambda|; it is then trained as its own parameter. Options as in `LinearRNN`.
 
-  Attributes:
+  Attributes (nu, theta, gamma and B are `RecurrentParam`s, the rest `nnx.Param`s):
     nu_log, theta_log, gamma_log: (n,) from the eigenvalues of `inits.get(init, **init_params)` (shape (n,),
       complex64, the first key of `rngs.params`) through `lru_parameters` (ValueError for |lambda| >= 1).
     B_re, B_im: (n, d_model), E|B_ij|^2 = 1/d_model. C_re, C_im: (d_model, n or 2n), each part ~ N(0, 1/fan_in)
@@ -79,11 +80,11 @@ class LRU(nnx.Module):
     n = d_hidden
     eigenvalues = diagonal_rnn.initial_eigenvalues(init, init_params, lambda_key, n)
     params = lru_parameters(eigenvalues, init)
-    self.nu_log = nnx.Param(params["nu_log"])
-    self.theta_log = nnx.Param(params["theta_log"])
-    self.gamma_log = nnx.Param(params["gamma_log"])
+    self.nu_log = RecurrentParam(params["nu_log"])
+    self.theta_log = RecurrentParam(params["theta_log"])
+    self.gamma_log = RecurrentParam(params["gamma_log"])
     B_re, B_im = diagonal_rnn.complex_normal_pair(b_key, (n, d_model), 1.0 / d_model)
-    self.B_re, self.B_im = nnx.Param(B_re), nnx.Param(B_im)
+    self.B_re, self.B_im = RecurrentParam(B_re), RecurrentParam(B_im)
     c_width = 2 * n if bidirectional else n
     C_re, C_im = diagonal_rnn.complex_normal_pair(c_key, (d_model, c_width), 2.0 / c_width)
     self.C_re, self.C_im = nnx.Param(C_re), nnx.Param(C_im)
@@ -98,7 +99,7 @@ class LRU(nnx.Module):
     """The live lambda (n,) complex64."""
     return lru_eigenvalues(self.nu_log[...], self.theta_log[...])
 
-  def __call__(self, x, mask, *, states=None, return_states=False):
+  def __call__(self, x, mask):
     """x (B, L, d_model) float, mask (B, L) bool prefix mask -> (y (B, L, d_model) float32, stats)."""
     lam, gamma = self.eigenvalues(), jnp.exp(self.gamma_log[...])
     # gamma scales the rows of B (B is only used in products with u), so B u is one real matmul.
@@ -115,8 +116,7 @@ class LRU(nnx.Module):
     return norms.apply_recurrence(
         x, mask, project_in=lambda u: diagonal_rnn.complex_input_projection(u, B_re, B_im),
         recur=diagonal_rnn.diagonal_recurrence(self, lam),
-        project_out=project_out, bidirectional=self.bidirectional,
-        states=states, return_states=return_states)
+        project_out=project_out, bidirectional=self.bidirectional)
 
   def spectral_radius(self) -> float:
     """max |lambda| = max exp(-exp(nu_log)) of the live parameters, on the host."""

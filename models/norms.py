@@ -97,43 +97,34 @@ def _squared_modulus(h):
   return jnp.real(h) ** 2 + jnp.imag(h) ** 2 if jnp.iscomplexobj(h) else h ** 2
 
 
-def apply_recurrence(x, mask, *, project_in, recur, project_out, bidirectional, states=None,
-                     return_states=False):
+def apply_recurrence(x, mask, *, project_in, recur, project_out, bidirectional):
   """Runs a linear recurrent block over a padded batch, padding kept out exactly (see the module docstring).
 
   Args:
     x: (B, L, d) float inputs.
     mask: (B, L) bool prefix mask, True at real tokens.
     project_in: u (B, L, d) -> b (B, L, n), linear per step (0 -> 0): the recurrence input B u.
-    recur: (b, mask, reverse, states) -> h (B, L, n), the recurrence h_t = A h_{t-1} + b_t (or its LN
-      variant); it may rely on the padded steps coming first in scan order with b = 0 there. `states` is None
-      or this recurrence's h from an earlier call on the same inputs (rematerialisation: return it without
-      running the loop, keeping exact gradients, as `scan.dense_scan(..., states=)` does; or ignore it).
+    recur: (b, mask, reverse) -> h (B, L, n), the recurrence h_t = A h_{t-1} + b_t (or its LN variant); it
+      may rely on the padded steps coming first in scan order with b = 0 there.
     project_out: (h, u) -> y (B, L, d_out), h (B, L, n), or (B, L, 2n) = [forward, reverse] if bidirectional.
     bidirectional: also run the recurrence in reverse over the same inputs b.
-    states: None, or the `states` this function returned for the same inputs (see `recur`).
-    return_states: also return the states.
 
   Returns:
     y: (B, L, d_out), 0 at padded steps.
     stats: max_abs_h (max of |h_t| over batch, real steps and units; both directions), final_state_norm (batch
       mean of the norm of the state after the last real token: [forward, reverse] if bidirectional), float32.
-    states (only with return_states): the recurrences' h, a tuple (forward,) or (forward, reverse).
   """
-  states = (None, None) if states is None else tuple(states) + (None,)
   length = mask.shape[1]
   shift = length - jnp.sum(mask, axis=1, dtype=jnp.int32)
   mask_left = jnp.arange(length)[None, :] >= shift[:, None]
   x_left = roll_time(jnp.where(mask[..., None], x, 0), shift)
   b_left = project_in(x_left)
-  h_left = recur(b_left, mask_left, False, states[0])
-  new_states = (h_left,)
+  h_left = recur(b_left, mask_left, False)
   h_stat = jax.lax.stop_gradient(h_left)
   max_sq = jnp.max(_squared_modulus(h_stat))
   final_sq = jnp.sum(_squared_modulus(h_stat[:, -1]), axis=-1)
   if bidirectional:
-    h_reverse = recur(roll_time(b_left, -shift), mask, True, states[1])
-    new_states = (h_left, h_reverse)
+    h_reverse = recur(roll_time(b_left, -shift), mask, True)
     h_stat = jax.lax.stop_gradient(h_reverse)
     max_sq = jnp.maximum(max_sq, jnp.max(_squared_modulus(h_stat)))
     final_sq = final_sq + jnp.sum(_squared_modulus(h_stat[:, 0]), axis=-1)
@@ -142,4 +133,4 @@ def apply_recurrence(x, mask, *, project_in, recur, project_out, bidirectional, 
   y = jnp.where(mask[..., None], y, 0)
   stats = {"max_abs_h": jnp.sqrt(max_sq).astype(jnp.float32),
            "final_state_norm": jnp.mean(jnp.sqrt(final_sq)).astype(jnp.float32)}
-  return (y, stats, new_states) if return_states else (y, stats)
+  return y, stats

@@ -1,85 +1,64 @@
-"""Rematerialisation that holds on XLA:CPU: recompute a function in the backward pass, keeping chosen values.
+"""Rematerialisation that holds on XLA:CPU: `jax.checkpoint` with a names policy, run after the cotangent arrives.
 
-`jax.checkpoint` does not save memory on XLA:CPU (jax 0.10): once its optimisation barriers are removed, the
-CPU scheduler runs the recomputation early, next to the forward pass, so every layer's activations are live at
-once (measured: same peak with and without). `recompute_in_backward` makes the recomputation take a data
-dependency on the incoming cotangent (a sum of its first few entries, made finite, times 0: a float product XLA
-does not fold), so it cannot start before the backward pass reaches the function; so do the values it kept.
+What a function keeps for its backward pass is named where it is computed (`jax.ad_checkpoint.checkpoint_name`:
+the scans tag their states `scan.STATES`, the classifier its block and GLU outputs), and everything else is
+recomputed from the function's inputs by `jax.checkpoint` with `save_only_these_names`. A kept matmul or scan
+output makes its computation dead code in the recomputation (a matmul's gradient needs its inputs, not its
+output), so with the matmul outputs and the scan states kept, only elementwise work runs twice.
 
-What to keep is the function's choice: it returns the values worth keeping (the outputs of its matmuls and
-scans, say) next to its outputs, and in the backward pass it is called again with them and substitutes them for
-what it would recompute: `reuse(value, saved)` for any value, `scan.dense_scan(..., states=saved)` for a
-recurrence. The computation of a reused value is then dead code (a matmul's gradient needs its inputs, not its
-output), so only what feeds the gradients is recomputed: with the matmul outputs and the scan states kept, only
-elementwise work is.
+On XLA:CPU `jax.checkpoint` alone saves no memory: XLA:CPU removes its optimisation barriers and its scheduler
+runs the recomputation right after the forward pass, so every layer's activations are live at once
+(docs/models.md). `recompute_in_backward` therefore runs `jax.vjp` of the checkpointed function in the forward
+pass and makes the values that vjp keeps take a data dependency on the incoming cotangent (a sum of a few of its
+entries, made finite, times 0: a float product XLA does not fold), so the recomputation cannot start before the
+backward pass reaches the function.
 """
 
 import jax
 import jax.numpy as jnp
 
 
-def recompute_in_backward(fn):
-  """Wraps fn(differentiable, others, saved) -> (outputs, to_save) so that its backward pass recomputes it.
+def _after(zero):
+  """leaf + zero for float leaves (the data dependency), other leaves (ints, bools, keys) as they are."""
+  def add(leaf):
+    if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.inexact):
+      return leaf + zero.astype(leaf.dtype)
+    return leaf
+  return add
 
-  The forward pass calls fn(differentiable, others, None) and keeps `differentiable`, `others` and `to_save`
-  (nothing else) for the backward pass, which calls fn(differentiable, others, to_save) under `jax.vjp`. Only
-  `differentiable` (float leaves) gets gradients; `to_save` gets none.
+
+def recompute_in_backward(fn, names):
+  """Wraps fn(differentiable, others) -> outputs so that its backward pass recomputes it but for `names`.
+
+  The forward pass keeps the values fn tags with `checkpoint_name(value, name)` for a name in `names`, and the
+  inputs the recomputation needs; the backward pass recomputes the rest, once the cotangent has arrived. Only
+  `differentiable` (float leaves) gets gradients; `others` gets none.
+
+  Args:
+    fn: a function of (differentiable, others), pytrees of arrays.
+    names: the checkpoint names to keep (empty: keep only the inputs and recompute everything).
 
   Returns:
-    wrapped(differentiable, others) -> outputs.
+    wrapped(differentiable, others) -> outputs, with fn's values and gradients.
   """
+  policy = jax.checkpoint_policies.save_only_these_names(*names)
+  # prevent_cse is not needed: the recomputation's inputs depend on the cotangent, so XLA cannot merge it with
+  # the forward pass.
+  checkpointed = jax.checkpoint(fn, policy=policy, prevent_cse=False)
+
   @jax.custom_vjp
   def wrapped(differentiable, others):
-    return fn(differentiable, others, None)[0]
+    return fn(differentiable, others)
 
   def forward(differentiable, others):
-    outputs, to_save = fn(differentiable, others, None)
-    return outputs, (differentiable, others, to_save)
+    return jax.vjp(lambda d: checkpointed(d, others), differentiable)
 
-  def backward(residuals, cotangents):
-    differentiable, others, saved = residuals
+  def backward(vjp, cotangents):
     # A sum over a few entries, not one entry: a scalar slice gets fused into the elementwise consumers, where
-    # XLA:CPU recomputes it per element and stops vectorising (a 20x slower GELU, measured); a reduction is not
-    # fused (an optimization_barrier would not help: XLA:CPU removes them).
+    # XLA:CPU recomputes it per element and stops vectorising; a reduction is not fused (docs/models.md).
     first = jax.tree.leaves(cotangents)[0].ravel()[:8]
     zero = jnp.sum(jnp.where(jnp.isfinite(first), first, 0.0) * 0.0)
-    after_cotangent = lambda leaf: leaf + zero.astype(leaf.dtype)  # noqa: E731
-    # The kept values too: else what depends on them alone (a GELU of a kept matmul output) runs early.
-    differentiable, saved = jax.tree.map(after_cotangent, (differentiable, saved))
-    _, vjp = jax.vjp(lambda d: fn(d, others, saved)[0], differentiable)
-    return vjp(cotangents)[0], None
+    return jax.tree.map(_after(zero), vjp)(cotangents)[0], None
 
   wrapped.defvjp(forward, backward)
   return wrapped
-
-
-@jax.custom_vjp
-def _substitute(value, saved):
-  del value
-  return saved
-
-
-def _substitute_fwd(value, saved):
-  del value
-  return saved, None
-
-
-def _substitute_bwd(_, cotangent):
-  return cotangent, None
-
-
-_substitute.defvjp(_substitute_fwd, _substitute_bwd)
-
-
-def reuse(value, saved):
-  """`saved` in place of `value` (same shape and dtype) if it is not None, with `value`'s gradient.
-
-  The cotangent flows to `value` unchanged, so gradients are exactly those of computing `value`; what only
-  produced `value`'s primal is left dead and XLA drops it.
-  """
-  if saved is None:
-    return value
-  if saved.shape != value.shape or saved.dtype != value.dtype:
-    raise ValueError(f"reuse: saved {saved.shape} {saved.dtype} does not match the value {value.shape} "
-                     f"{value.dtype}")
-  return _substitute(value, saved)

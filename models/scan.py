@@ -13,7 +13,8 @@ the same recurrence run the other way with the transposed coefficient (the adjoi
 lambda_{t+1}); dA = sum_t lambda_t h_{t-1}^T, db = lambda, dh0 = A^T lambda_first. So the backward pass stores
 only the states h (B, L, n) and the coefficient, whatever the implementation (no per-level residuals of the
 associative or doubling scans, no per-step residuals of `lax.scan`), and it runs with the same implementation as
-the forward pass. JAX's complex convention is used (plain transposes, no conjugation). Forward-mode AD
+the forward pass. The kept states are tagged `checkpoint_name(h, STATES)`, so a `jax.checkpoint` policy can keep
+them (then the loop does not run again) or not. JAX's complex convention is used (plain transposes, no conjugation). Forward-mode AD
 (`jax.jvp`, `jax.jacfwd`) is not supported by a custom_vjp.
 
 Implementations (`impl`), chosen by `resolve_impl`:
@@ -33,20 +34,15 @@ import functools
 
 import jax
 import jax.numpy as jnp
+from jax.ad_checkpoint import checkpoint_name
 
 DIAG_IMPLS = ("sequential", "associative", "chunked")
 DENSE_IMPLS = ("sequential", "doubling", "chunked")
 _KINDS = {"diag": DIAG_IMPLS, "dense": DENSE_IMPLS}
 
-# "auto" per platform and kind. CPU: measured by scripts/bench_scan.py (docs/bench_scan.md, batch 8, L 1024-16384,
-# n 64-256, forward + backward, idle cores). diag: "sequential" is the fastest at every size, 0.20-0.32x the time
-# of the authors' autodiff through associative_scan and a third of its memory ("chunked" is next, "associative"
-# 2-4x slower). dense: "sequential" takes 0.44-0.64x the authors' lax.scan at every cell (same memory);
-# "chunked" takes 1.04-1.24x its time, "doubling" 3-5x on 2 cores.
-# GPU / TPU (not measured: no accelerator was lent to this work): a lax.scan step is a kernel launch or a
-# latency-bound tiny op, so the log-depth associative scan is the usual choice for the memory-bound diagonal
-# recurrence (S5, LRU, recurrentgemma's non-Pallas path), and the doubling scan turns the dense recurrence's
-# L small matmuls into log L large ones that keep the matrix units busy. Measure there and update this table.
+# "auto" per platform and kind. CPU: the fastest implementation at every size of scripts/bench_scan.py
+# ("sequential" for both kinds). GPU / TPU: the log-depth scans, where a sequential step is a kernel launch or a
+# latency-bound tiny op; chosen by reasoning, to be set from a measurement there (docs/bench_scan.md).
 _AUTO = {
     ("cpu", "diag"): "sequential",
     ("cpu", "dense"): "sequential",
@@ -57,6 +53,19 @@ _AUTO = {
 }
 
 _HIGHEST = jax.lax.Precision.HIGHEST  # no bf16 / tf32 matmul passes on accelerators: errors compound over L
+
+# The checkpoint_name of the states h that a differentiated scan keeps for its backward pass: under
+# `jax.checkpoint(..., policy=jax.checkpoint_policies.save_only_these_names(STATES))` they are saved and the
+# scan does not run again (docs/models.md).
+STATES = "states"
+
+
+def _name_states(h):
+  """h tagged STATES. A complex h is tagged as its real and imaginary parts: jax.checkpoint rounds every saved
+  value with reduce_precision, which rejects complex dtypes."""
+  if jnp.iscomplexobj(h):
+    return jax.lax.complex(checkpoint_name(jnp.real(h), STATES), checkpoint_name(jnp.imag(h), STATES))
+  return checkpoint_name(h, STATES)
 
 
 def resolve_impl(kind: str, impl: str = "auto", platform: str | None = None) -> str:
@@ -95,12 +104,6 @@ def _check_h0(fn_name, h0, b):
     raise ValueError(f"{fn_name}: h0 must be (batch, n) = {(b.shape[0], b.shape[2])}, got shape {h0.shape}")
 
 
-def _check_states(fn_name, states, shape, dtype):
-  if states.shape != shape or states.dtype != dtype:
-    raise ValueError(f"{fn_name}: states must be the (B, L, n) = {shape} {dtype} result of the same call, got "
-                     f"{states.shape} {states.dtype}")
-
-
 def _chunk_length(length: int) -> int:
   """T ~ sqrt(L), a power of two in [8, 128]: balances the T-step and C-step scans."""
   chunk = 8
@@ -116,8 +119,7 @@ def _scan_axis(step, init, xs, axis, *, reverse=False, keep_states=True):
   update slice, so there are no (B, L, n) transposes in or out (on CPU they cost about as much as the scan).
   When the state is a single array shaped and typed like x_t and there is one x, the states overwrite xs[0] in
   its own buffer (x_t is read before h_t is written there): no separate output buffer, whose zero-filled
-  initial value XLA would otherwise hoist and keep alive for the whole program (measured: the 12 loop outputs of
-  a 6-layer step, 0.6 GB, live from the start).
+  initial value XLA would otherwise hoist and keep alive for the whole program (docs/models.md).
   step(state, *x_t) -> state, with state a pytree of arrays shaped like x_t. Returns (final state, the states
   stacked along `axis`, or None when keep_states is False).
   """
@@ -253,7 +255,7 @@ def _diag_recurrence(a, b, h0, impl, reverse):
 
 
 def _diag_recurrence_fwd(a, b, h0, impl, reverse):
-  h = _DIAG_KERNELS[impl](a, b, h0, reverse)
+  h = _name_states(_DIAG_KERNELS[impl](a, b, h0, reverse))
   return h, (a, h, h0)
 
 
@@ -302,32 +304,8 @@ def _diag_recurrence_bwd(impl, reverse, residuals, g):
 _diag_recurrence.defvjp(_diag_recurrence_fwd, _diag_recurrence_bwd)
 
 
-def _given_states(recurrence_bwd):
-  """given_states(coefficient, b, h0, h, impl, reverse): the recurrence whose states h are already known
-  (rematerialisation). Returns h, and differentiates like the recurrence whose backward pass is
-  `recurrence_bwd` (exact gradients for the coefficient, b and h0, from the residuals (coefficient, h, h0) it
-  shares with it) without running the forward loop. h gets no gradient."""
-  @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-  def given_states(coefficient, b, h0, h, impl, reverse):
-    del coefficient, b, h0, impl, reverse
-    return h
-
-  def forward(coefficient, b, h0, h, impl, reverse):
-    del b, impl, reverse
-    return h, (coefficient, h, h0)
-
-  def backward(impl, reverse, residuals, g):
-    return (*recurrence_bwd(impl, reverse, residuals, g), jnp.zeros_like(residuals[1]))
-
-  given_states.defvjp(forward, backward)
-  return given_states
-
-
-_diag_given_states = _given_states(_diag_recurrence_bwd)
-
-
 @functools.partial(jax.jit, static_argnames=("reverse", "impl"))  # one compile when called eagerly
-def diag_scan(a, b, h0=None, *, reverse=False, impl="auto", states=None):
+def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
   """All states of h_t = a_t * h_{t-1} + b_t (elementwise) over axis 1 of b.
 
   Args:
@@ -337,9 +315,6 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto", states=None):
     h0: initial state (B, n), or None for zeros. With reverse=True it is the state after the last step.
     reverse: run from the end of the sequence to its start.
     impl: "auto" or one of DIAG_IMPLS (see `resolve_impl`).
-    states: the result h of this very call, already computed (rematerialisation: a backward pass that kept
-      the states). It is returned as is, without running the loop, and gradients with respect to a, b and h0
-      are the exact ones. Wrong states give wrong gradients: only pass what this call returned.
 
   Returns:
     h: (B, L, n) in the accumulation dtype (float32 / complex64 at least).
@@ -363,9 +338,6 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto", states=None):
     a_c = jnp.broadcast_to(a_c, (a_c.shape[0], b.shape[2]))
   else:
     a_c = jnp.broadcast_to(a_c.reshape(a_full), b.shape)
-  if states is not None:
-    _check_states("diag_scan", states, b.shape, dtype)
-    return _diag_given_states(a_c, b_c, h0_c, states, impl, reverse)
   return _diag_recurrence(a_c, b_c, h0_c, impl, reverse)
 
 
@@ -380,7 +352,7 @@ def _apply(h, A):
 
 def _times_transposed(h, A_T):
   """h @ A_T: A @ h for every row vector in h, given A_T = A.T already transposed (outside the loop: a
-  transposed operand in a loop's dot costs XLA:CPU 10-20% of a small-n scan, measured)."""
+  transposed operand in a loop's dot slows a small-n scan on XLA:CPU, docs/models.md)."""
   return jnp.matmul(h, A_T, precision=_HIGHEST)
 
 
@@ -447,7 +419,7 @@ def _dense_recurrence(A, b, h0, impl, reverse):
 
 
 def _dense_recurrence_fwd(A, b, h0, impl, reverse):
-  h = _DENSE_KERNELS[impl](A, b, h0, reverse)
+  h = _name_states(_DENSE_KERNELS[impl](A, b, h0, reverse))
   return h, (A, h, h0)
 
 
@@ -458,7 +430,7 @@ def _dense_recurrence_bwd(impl, reverse, residuals, g):
   # dA = sum_t lambda_t h_{t-1}^T as ONE (n, B*L) x (B*L, n) matmul over the flattened arrays shifted by one
   # row (row k of the adjoint meets row k-1 of h: contiguous slices), then a correction at the B - 1 rows where
   # the shift crosses from one sequence into the next, and the h0 term. Slicing (B, L, n) along L instead
-  # makes XLA:CPU copy both arrays (measured 2x slower at n = 64).
+  # makes XLA:CPU copy both arrays (docs/models.md).
   width = h.shape[-1]
   adjoint_flat, h_flat = adjoint.reshape(-1, width), h.reshape(-1, width)
   first, last = _first_index(reverse), -1 - _first_index(reverse)
@@ -477,11 +449,8 @@ def _dense_recurrence_bwd(impl, reverse, residuals, g):
 _dense_recurrence.defvjp(_dense_recurrence_fwd, _dense_recurrence_bwd)
 
 
-_dense_given_states = _given_states(_dense_recurrence_bwd)
-
-
 @functools.partial(jax.jit, static_argnames=("reverse", "impl"))  # one compile when called eagerly
-def dense_scan(A, b, h0=None, *, reverse=False, impl="auto", states=None):
+def dense_scan(A, b, h0=None, *, reverse=False, impl="auto"):
   """All states of h_t = A @ h_{t-1} + b_t over axis 1 of b (time-invariant A).
 
   Args:
@@ -490,8 +459,6 @@ def dense_scan(A, b, h0=None, *, reverse=False, impl="auto", states=None):
     h0: initial state (B, n), or None for zeros. With reverse=True it is the state after the last step.
     reverse: run from the end of the sequence to its start (h_t = A @ h_{t+1} + b_t).
     impl: "auto" or one of DENSE_IMPLS (see `resolve_impl`).
-    states: the result h of this very call, already computed (see `diag_scan`): returned without running the
-      loop, with exact gradients for A, b and h0.
 
   Returns:
     h: (B, L, n) in the accumulation dtype (float32 / complex64 at least).
@@ -505,7 +472,4 @@ def dense_scan(A, b, h0=None, *, reverse=False, impl="auto", states=None):
   h0 = jnp.zeros((b.shape[0], b.shape[2]), b.dtype) if h0 is None else jnp.asarray(h0)
   dtype = _acc_dtype(A.dtype, b.dtype, h0.dtype)
   A, b, h0 = A.astype(dtype), b.astype(dtype), h0.astype(dtype)
-  if states is not None:
-    _check_states("dense_scan", states, b.shape, dtype)
-    return _dense_given_states(A, b, h0, states, impl, reverse)
   return _dense_recurrence(A, b, h0, impl, reverse)

@@ -36,8 +36,9 @@ _JSON = flags.DEFINE_string("json", None, "Append the row as JSON to this file."
 _PROFILE = flags.DEFINE_string("profile", None, "Also trace one step with jax.profiler into this directory.")
 _FLOOR = flags.DEFINE_bool("floor", False, "Also time each matmul of the step alone and print their sum.")
 
-# The authors' code (NogaBar/Rescaled_Glorot_for_RNN) timed on this 2-core CPU at the ListOps paper config
-# (issue 5): seconds a step and peak GB, at 6 layers / batch 32 and at 2 layers / batch 8 (time only).
+# The authors' code (NogaBar/Rescaled_Glorot_for_RNN) timed on the project's 2-core CPU at the ListOps paper
+# config (docs/bench_step.md): seconds a step and peak GB, at 6 layers / batch 32 and at 2 layers / batch 8
+# (time only).
 AUTHORS = {("diag", 6, 32): (19.5, 9.1), ("dense", 6, 32): (12.7, 4.3), ("lru", 6, 32): (19.8, 8.4),
            ("diag", 2, 8): (1.39, None), ("dense", 2, 8): (0.70, None), ("lru", 2, 8): (1.32, None)}
 
@@ -134,7 +135,8 @@ def bench(config, n_steps: int) -> dict:
   m = config.model
   row = {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
           "d_hidden": m.d_hidden, "batch_size": batch_size, "length": length, "scan": m.scan,
-          "remat": m.remat, "compile_s": compile_s, "step_s": step_s, "peak_gb": _status_gb("VmHWM") - rss_before,
+          "remat": models.classifier.resolve_remat(m.remat), "compile_s": compile_s, "step_s": step_s,
+          "peak_gb": _status_gb("VmHWM") - rss_before,
           "process_peak_gb": _rss_gb() - rss_before,
           "xla_temp_gb": temp_gb, "gflops_per_s": flops / step_s / 1e9,
           "matmul_peak_gflops_per_s": matmul_peak_gflops(batch_size * length, m.d_model),

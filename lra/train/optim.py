@@ -1,6 +1,6 @@
 """The optimizer of the paper's code as one optax transformation: two parameter groups and one schedule.
 
-Recurrent parameters (A, B, lambda, nu, theta, gamma; see `models.is_recurrent_param`) get Adam at
+Recurrent parameters (A, B, lambda, nu, theta, gamma: the `models.RecurrentParam` variables) get Adam at
 `lr * lr_factor` with no weight decay; all other parameters get AdamW at `lr` with `weight_decay`. Both follow
 linear warm-up from `end_lr` to the peak over `warmup_epochs`, then cosine decay to `end_lr` at the last step.
 Optional global-norm clipping (`clip_norm > 0`) runs before both. Nothing here edits optimizer state from Python.
@@ -8,6 +8,7 @@ Optional global-norm clipping (`clip_norm > 0`) runs before both. Nothing here e
 
 import jax
 import optax
+from flax import nnx
 
 import models
 
@@ -28,13 +29,11 @@ def learning_rate_schedules(optim_cfg, *, steps_per_epoch: int, total_steps: int
 
 
 def param_labels(params):
-  """Labels each leaf of an nnx.State of parameters RECURRENT or OTHER, by its path."""
-  def label(path, _):
-    # Module and attribute names are dict keys of the State; the trailing `.value` of a Variable is not a name.
-    names = tuple(str(k.key) for k in path if isinstance(k, (jax.tree_util.DictKey, jax.tree_util.SequenceKey))
-                  and not isinstance(k, jax.tree_util.GetAttrKey)) if path else ()
-    return RECURRENT if models.is_recurrent_param(names) else OTHER
-  return jax.tree_util.tree_map_with_path(label, params)
+  """The nnx.State `params` with each Variable's value replaced by its group: RECURRENT for a
+  `models.RecurrentParam`, OTHER for any other Variable."""
+  def label(variable):
+    return variable.replace(RECURRENT if isinstance(variable, models.RecurrentParam) else OTHER)
+  return jax.tree.map(label, params, is_leaf=lambda x: isinstance(x, nnx.Variable))
 
 
 def make_optimizer(optim_cfg, params, *, steps_per_epoch: int, total_steps: int):

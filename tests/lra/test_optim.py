@@ -1,4 +1,5 @@
-"""The optimizer: recurrent parameters get Adam at lr * lr_factor without weight decay, the rest AdamW."""
+"""The optimizer: recurrent parameters (models.RecurrentParam) get Adam at lr * lr_factor without weight decay,
+the rest AdamW."""
 
 import jax
 import jax.numpy as jnp
@@ -8,13 +9,15 @@ import optax
 import pytest
 from flax import nnx
 
-from lra.train import optim
+import models
+from lra.train import optim, steps
 
 
 class TwoGroups(nnx.Module):
+  """The group comes from the variable type, not the name: `kernel` is recurrent, `A` is not."""
   def __init__(self):
-    self.A = nnx.Param(jnp.full((3, 3), 2.0))         # recurrent (the dense RNN's A)
-    self.kernel = nnx.Param(jnp.full((3, 2), 2.0))    # other
+    self.kernel = models.RecurrentParam(jnp.full((3, 3), 2.0))   # recurrent
+    self.A = nnx.Param(jnp.full((3, 2), 2.0))                    # other
 
 
 def optim_cfg(**overrides):
@@ -24,10 +27,15 @@ def optim_cfg(**overrides):
   return cfg
 
 
-def test_labels_split_recurrent_from_other():
-  labels = optim.param_labels(nnx.state(TwoGroups(), nnx.Param))
-  assert jax.tree.leaves(labels["A"]) == [optim.RECURRENT]
-  assert jax.tree.leaves(labels["kernel"]) == [optim.OTHER]
+def test_labels_split_recurrent_from_other_and_the_train_state_keeps_both():
+  model = TwoGroups()
+  labels = optim.param_labels(nnx.state(model, nnx.Param))
+  assert jax.tree.leaves(labels["kernel"]) == [optim.RECURRENT]
+  assert jax.tree.leaves(labels["A"]) == [optim.OTHER]
+  # A RecurrentParam is an nnx.Param: the train state's params hold it, with its type.
+  _, state = steps.init_state(model, optax.sgd(1.0))
+  assert set(state["params"]) == {"kernel", "A"} and not state["model_state"]
+  assert isinstance(state["params"]["kernel"], models.RecurrentParam)
 
 
 def test_schedule_warmup_peak_and_cosine_end():
@@ -50,14 +58,14 @@ def test_weight_decay_only_on_other_and_lr_factor_on_recurrent():
   # Zero gradients: Adam moves nothing, AdamW decays by lr * weight_decay * param.
   zeros = jax.tree.map(jnp.zeros_like, params)
   updates, opt_state = tx.update(zeros, opt_state, params)
-  np.testing.assert_allclose(updates["A"][...], 0.0)
-  np.testing.assert_allclose(updates["kernel"][...], -lr_at_step0 * cfg.weight_decay * 2.0, rtol=1e-2)
+  np.testing.assert_allclose(updates["kernel"][...], 0.0)
+  np.testing.assert_allclose(updates["A"][...], -lr_at_step0 * cfg.weight_decay * 2.0, rtol=1e-2)
   # Unit gradients with no warm-up: Adam's first step moves each parameter by its group's learning rate.
   cfg = optim_cfg(warmup_epochs=0.0, weight_decay=0.0)
   tx = optim.make_optimizer(cfg, params, steps_per_epoch=1, total_steps=100)
   updates, _ = tx.update(jax.tree.map(jnp.ones_like, params), tx.init(params), params)
-  np.testing.assert_allclose(updates["A"][...], -cfg.lr * cfg.lr_factor, rtol=1e-5)
-  np.testing.assert_allclose(updates["kernel"][...], -cfg.lr, rtol=1e-5)
+  np.testing.assert_allclose(updates["kernel"][...], -cfg.lr * cfg.lr_factor, rtol=1e-5)
+  np.testing.assert_allclose(updates["A"][...], -cfg.lr, rtol=1e-5)
 
 
 def test_clipping_and_bad_lr():
@@ -71,14 +79,28 @@ def test_clipping_and_bad_lr():
 @pytest.mark.parametrize("recurrence, recurrent_names", [
     ("dense", {"A", "B"}), ("diag", {"lambda_re", "lambda_im", "B_re", "B_im"}),
     ("lru", {"nu_log", "theta_log", "gamma_log", "B_re", "B_im"})])
-def test_built_models_label_exactly_their_recurrent_parameters(recurrence, recurrent_names):
-  import models
+def test_built_models_give_their_recurrent_parameters_the_recurrent_group(recurrence, recurrent_names):
+  """Exactly the recurrence's parameters are labelled recurrent, and in one update each parameter moves by its
+  group's learning rate (unit gradients) and decays by its group's weight decay (zero gradients)."""
   from tests.lra.test_divergence import model_config
   init = "lru_ring" if recurrence == "lru" else "glorot_half"
   model = models.build(model_config(recurrence, init, 8), vocab_size=5, input_dim=1, num_classes=3,
                        rngs=nnx.Rngs(0))
-  labels = optim.param_labels(nnx.state(model, nnx.Param))
+  params = nnx.state(model, nnx.Param)
+  labels = optim.param_labels(params)
   flat = jax.tree_util.tree_flatten_with_path(labels)[0]
   names = {str(path[-2].key): label for path, label in flat}  # path ends in (..., name, .value)
   assert {n for n, l in names.items() if l == optim.RECURRENT} == recurrent_names
-  assert {"kernel", "embedding"} <= {n for n, l in names.items() if l == optim.OTHER}
+  assert {"kernel", "embedding", "D"} <= {n for n, l in names.items() if l == optim.OTHER}
+  is_recurrent = [label == optim.RECURRENT for label in jax.tree.leaves(labels)]
+  cfg = optim_cfg(warmup_epochs=0.0, weight_decay=0.0)
+  tx = optim.make_optimizer(cfg, params, steps_per_epoch=1, total_steps=100)
+  updates, _ = tx.update(jax.tree.map(jnp.ones_like, params), tx.init(params), params)
+  for recurrent, update in zip(is_recurrent, jax.tree.leaves(updates)):
+    np.testing.assert_allclose(update, -cfg.lr * (cfg.lr_factor if recurrent else 1.0), rtol=1e-5)
+  cfg = optim_cfg(warmup_epochs=0.0, weight_decay=0.5)
+  tx = optim.make_optimizer(cfg, params, steps_per_epoch=1, total_steps=100)
+  updates, _ = tx.update(jax.tree.map(jnp.zeros_like, params), tx.init(params), params)
+  for recurrent, update, param in zip(is_recurrent, jax.tree.leaves(updates), jax.tree.leaves(params)):
+    np.testing.assert_allclose(update, 0.0 if recurrent else -cfg.lr * cfg.weight_decay * param, rtol=1e-5,
+                               atol=1e-12)

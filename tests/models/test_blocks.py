@@ -252,17 +252,20 @@ def test_roll_time_and_its_gradient_are_inverse_rolls():
   np.testing.assert_array_equal(grad, np.stack([np.roll(weights[0], -2), np.roll(weights[1], 1)]))
 
 
-def test_is_recurrent_param_selects_the_recurrence_only():
-  def param_names(cls):
+def test_recurrent_params_are_the_recurrence_only():
+  """models.RecurrentParam marks A / B, lambda / B, nu / theta / gamma / B; every other parameter (C, D, the
+  recurrent LayerNorm) is a plain nnx.Param, and both are caught by the nnx.Param filter."""
+  def params_by_type(cls):
     block = nnx.eval_shape(lambda: cls(3, 4, init="lru_ring", recurrent_layer_norm=True, rngs=nnx.Rngs(params=0)))
-    return {str(path[-1]) for path, _ in nnx.to_flat_state(nnx.state(block, nnx.Param))}
+    flat = nnx.to_flat_state(nnx.state(block, nnx.Param))
+    return ({str(path[-1]) for path, v in flat if isinstance(v, models.RecurrentParam)},
+            {str(path[-1]) for path, v in flat if type(v) is nnx.Param})
 
-  names = {kind: param_names(cls) for kind, cls in BLOCK_CLASSES.items()}
-  recurrent = {kind: {n for n in kind_names if models.is_recurrent_param(("layers", 0, "block", n))}
-               for kind, kind_names in names.items()}
+  recurrent, other = zip(*(params_by_type(cls) for cls in BLOCK_CLASSES.values()))
+  recurrent, other = dict(zip(BLOCK_CLASSES, recurrent)), dict(zip(BLOCK_CLASSES, other))
   assert recurrent["dense"] == {"A", "B"}
   assert recurrent["diag"] == {"lambda_re", "lambda_im", "B_re", "B_im"}
   assert recurrent["lru"] == {"nu_log", "theta_log", "gamma_log", "B_re", "B_im"}
-  for other in ("C", "C_re", "D", "norm_scale", "kernel", "bias", "embedding", "scale", "mean"):
-    assert not models.is_recurrent_param(("layers", 0, "block", other))
-  assert not models.is_recurrent_param(())
+  assert other["dense"] == {"C", "D", "norm_scale", "norm_bias"}
+  assert other["diag"] == {"C", "D", "norm_scale", "norm_bias_re", "norm_bias_im"}
+  assert other["lru"] == {"C_re", "C_im", "D", "norm_scale", "norm_bias_re", "norm_bias_im"}

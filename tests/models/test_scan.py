@@ -235,9 +235,9 @@ def test_errors_name_the_bad_value_and_the_valid_ones():
 
 @pytest.mark.parametrize("kind", ["diag", "dense"])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_given_states_skip_the_loop_and_keep_exact_gradients(x64, kind, reverse):
-  """states= returns the given states as they are and differentiates like the loop (batch 3: the dense
-  backward's flattened dA crosses two sequence boundaries)."""
+def test_kept_states_keep_exact_gradients(x64, kind, reverse):
+  """Under jax.checkpoint keeping scan.STATES (complex128 states: tagged as real and imaginary parts), values
+  and gradients are the loop's (batch 3: the dense backward's flattened dA crosses two sequence boundaries)."""
   rng = np.random.default_rng(4)
   batch, length = 3, 9
   b = jnp.asarray(complex_normal(rng, (batch, length, WIDTH)))
@@ -249,13 +249,6 @@ def test_given_states_skip_the_loop_and_keep_exact_gradients(x64, kind, reverse)
   else:
     coefficient = jnp.asarray(complex_normal(rng, (WIDTH, WIDTH)) / np.sqrt(2 * WIDTH))
     scan_fn, loop = scan.dense_scan, loop_dense
-
-  def given_states(c, b, h0):
-    states = jax.lax.stop_gradient(scan_fn(c, b, h0, reverse=reverse))
-    return scan_fn(c, b, h0, reverse=reverse, states=states)
-
-  assert_values_and_grads(given_states, lambda c, b, h0: loop(c, b, h0, reverse), (coefficient, b, h0), weights)
-  zeros = jnp.zeros((batch, length, WIDTH), b.dtype)
-  np.testing.assert_array_equal(scan_fn(coefficient, b, h0, reverse=reverse, states=zeros), zeros)
-  with pytest.raises(ValueError, match=r"states must be the \(B, L, n\) = \(3, 9, 5\) complex128 result"):
-    scan_fn(coefficient, b, h0, states=zeros[:, 1:])
+  kept = jax.checkpoint(lambda c, b, h0: scan_fn(c, b, h0, reverse=reverse),
+                        policy=jax.checkpoint_policies.save_only_these_names(scan.STATES))
+  assert_values_and_grads(kept, lambda c, b, h0: loop(c, b, h0, reverse), (coefficient, b, h0), weights)

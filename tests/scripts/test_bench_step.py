@@ -20,9 +20,10 @@ def test_bench_step_prints_a_row_writes_json_a_trace_and_the_matmul_floor(tmp_pa
   assert proc.returncode == 0, proc.stderr[-2000:]
   row = json.loads((tmp_path / "rows.jsonl").read_text().splitlines()[-1])
   assert row["n_layers"] == 1 and row["batch_size"] == 4 and row["length"] == 32
-  assert row["remat"] == "states" and row["loss_finite"] and row["step_s"] > 0
-  assert row["gflops_per_s"] > 0 and row["peak_gb"] >= 0
-  assert row["huge_pages"] and row["minor_faults_per_step"] >= 0
+  assert row["remat"] == "states" and row["loss_finite"] and row["gflops_per_s"] > 0
+  # The peaks hold at least the train state, grown from the process before the model was built.
+  assert row["peak_gb"] > 0 and row["process_peak_gb"] > 0 and row["xla_temp_gb"] > 0, row
+  assert row["huge_pages"]
   lines = proc.stdout.splitlines()
   assert sum(line.startswith("| listops | diag | 1 | 4 | 32 |") for line in lines) == 1, proc.stdout
   # The floor: the step's matmuls (the B and C projections, the GLU, their gradients), each timed alone.
