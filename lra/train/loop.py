@@ -23,7 +23,11 @@ import models
 from inits import theory
 from lra.errors import ConfigError
 from lra.tasks import batching, get_task, task_names
+from lra.tasks import data as data_lib
 from lra.train import checkpoint, failpoints, metrics_log, optim, parallel, preemption, steps, workdir as workdir_lib
+from lra.train import rollout as rollout_lib
+from lra.train import task_steps
+from models import heads
 from models import scan as scan_lib
 
 SPLITS = ("train", "val", "test")
@@ -44,6 +48,8 @@ def validate_config(config) -> None:
     raise ConfigError(f"config.model.init={m.init!r}; valid initializers: {inits.names()}")
   if m.norm not in ("batch", "layer"):
     raise ConfigError(f"config.model.norm={m.norm!r}; valid: ['batch', 'layer']")
+  if m.pooling not in heads.POOLINGS:
+    raise ConfigError(f"config.model.pooling={m.pooling!r}; valid: {list(heads.POOLINGS)}")
   if m.scan != "auto":
     kind = "dense" if m.recurrence == "dense" else "diag"
     impls = scan_lib.DENSE_IMPLS if kind == "dense" else scan_lib.DIAG_IMPLS
@@ -96,13 +102,18 @@ def _write_json(path, obj, kill_point=None):
 
 
 def evaluate(eval_fn, state, batches, mesh, step=None) -> dict:
-  """Accuracy and loss weighted by example count over a whole split, plus hidden-state maxima."""
+  """Accuracy and loss weighted by example count over a whole split, plus hidden-state maxima.
+
+  `mse` is the loss of an MSE task; `seq_accuracy` (per-position heads) the share of examples with every
+  position right.
+  """
   totals, stat_max, stat_sum, n_batches = {"correct": 0.0, "count": 0.0, "loss_sum": 0.0}, {}, {}, 0
   for batch in batches.epoch(0):
     out = jax.device_get(eval_fn(state, parallel.shard_batch(batch, mesh)))
     failpoints.kill_at("eval", step)
-    for k in totals:
-      totals[k] += float(out[k])
+    for k in ("correct", "count", "loss_sum", "seq_correct"):
+      if k in out:
+        totals[k] = totals.get(k, 0.0) + float(out[k])
     for k, v in out.items():
       if k.endswith("max_abs_h"):
         stat_max[k] = max(stat_max.get(k, 0.0), float(v))
@@ -110,8 +121,25 @@ def evaluate(eval_fn, state, batches, mesh, step=None) -> dict:
         stat_sum[k] = stat_sum.get(k, 0.0) + float(v)
     n_batches += 1
   count = max(totals["count"], 1.0)
-  return {"accuracy": totals["correct"] / count, "loss": totals["loss_sum"] / count,
-          "count": totals["count"], **stat_max, **{k: v / max(n_batches, 1) for k, v in stat_sum.items()}}
+  extra = {"seq_accuracy": totals["seq_correct"] / count} if "seq_correct" in totals else {}
+  return {"accuracy": totals["correct"] / count, "loss": totals["loss_sum"] / count, "mse": totals["loss_sum"] / count,
+          "count": totals["count"], **extra, **stat_max, **{k: v / max(n_batches, 1) for k, v in stat_sum.items()}}
+
+
+def _forecast_results(config, task, model, state, splits, diverged_step) -> dict:
+  """Forecast only: the test MSE relative to persistence and the autoregressive rollout's summary (lra/train/rollout.py)
+  from the final parameters; {} for other tasks."""
+  if task.name != "forecast":
+    return {}
+  cfg = config.data.forecast
+  out = {"history": task.history, "horizon": task.num_positions}
+  if diverged_step is not None or cfg.rollout_steps == 0:
+    return out
+  nnx.update(model, state["params"], state["model_state"])
+  test = splits["test"]
+  starts = np.linspace(0, len(test) - 1, min(cfg.rollout_examples, len(test))).astype(int)
+  forecasts = rollout_lib.rollout(model, test.inputs[starts, :task.history, 0], cfg.rollout_steps)
+  return {**out, **rollout_lib.summarise(forecasts, cfg.rollout_bound, test.info["max_abs_value"])}
 
 
 def run(config, workdir: str) -> dict:
@@ -175,8 +203,7 @@ def _run_locked(config, workdir, main):
     total_steps = min(total_steps, config.train.max_steps)
 
   init_key, loop_key = jax.random.split(jax.random.key(config.seed))
-  model = models.build(config.model, vocab_size=task.vocab_size, input_dim=task.input_dim,
-                       num_classes=task.num_classes, rngs=nnx.Rngs(params=init_key, dropout=init_key))
+  model = heads.build(config.model, task, rngs=nnx.Rngs(params=init_key, dropout=init_key))
   tx = optim.make_optimizer(config.optim, nnx.state(model, nnx.Param), steps_per_epoch=steps_per_epoch,
                             total_steps=total_steps)
   lr_schedules = optim.learning_rate_schedules(config.optim, steps_per_epoch=steps_per_epoch,
@@ -187,7 +214,7 @@ def _run_locked(config, workdir, main):
   ckpts = checkpoint.Checkpoints(workdir, echo=print if main else lambda *_: None)
   restored = ckpts.restore("latest", state)
   meta = {"epoch": 0, "step_in_epoch": 0, "best_val_accuracy": None, "test_accuracy": None, "best_step": None,
-          "wall_s": 0.0, "evals": []}
+          "best_val_metric": None, "test_metric": None, "wall_s": 0.0, "evals": []}
   if restored is not None:
     state, meta = restored
     state = parallel.replicate(state, mesh)
@@ -197,8 +224,14 @@ def _run_locked(config, workdir, main):
   logger = metrics_log.MetricsLogger(workdir, config.wandb, run_config, enabled=main,
                                      resume_step=int(state["step"]) if restored is not None else None)
 
-  train_fn = jax.jit(lambda s, b: steps.train_step(graphdef, tx, s, b, loop_key), donate_argnums=0)
-  eval_fn = jax.jit(lambda s, b: steps.eval_step(graphdef, s, b))
+  if task.head == "classify":
+    train_fn = jax.jit(lambda s, b: steps.train_step(graphdef, tx, s, b, loop_key), donate_argnums=0)
+    eval_fn = jax.jit(lambda s, b: steps.eval_step(graphdef, s, b))
+  else:  # per-task losses and metrics (lra/train/task_steps.py)
+    train_fn = jax.jit(lambda s, b: task_steps.train_step(graphdef, tx, s, b, loop_key, loss=task.loss),
+                       donate_argnums=0)
+    eval_fn = jax.jit(lambda s, b: task_steps.eval_step(graphdef, s, b, loss=task.loss))
+  better = {"max": lambda new, old: new > old, "min": lambda new, old: new < old}[data_lib.METRICS[task.metric]]
 
   def save_latest():
     meta["wall_s"] = wall_before + time.time() - t_start
@@ -212,12 +245,17 @@ def _run_locked(config, workdir, main):
     radii = model.spectral_radii()
     record = {"val/accuracy": val["accuracy"], "val/loss": val["loss"], "test/accuracy": test["accuracy"],
               "test/loss": test["loss"], "epoch": meta["epoch"],
+              **{f"{n}/seq_accuracy": r["seq_accuracy"] for n, r in (("val", val), ("test", test)) if "seq_accuracy" in r},
               **{f"val/{k}": v for k, v in val.items() if "/" in k},
               **{f"layer_{i}/spectral_radius": r for i, r in enumerate(radii)}}
     logger.log(step, record)
-    meta["evals"].append({"step": step, "val_accuracy": val["accuracy"], "test_accuracy": test["accuracy"]})
-    if meta["best_val_accuracy"] is None or val["accuracy"] > meta["best_val_accuracy"]:
-      meta.update(best_val_accuracy=val["accuracy"], test_accuracy=test["accuracy"], best_step=step)
+    meta["evals"].append({"step": step, "val_accuracy": val["accuracy"], "test_accuracy": test["accuracy"],
+                          "val_metric": val[task.metric], "test_metric": test[task.metric]})
+    best = meta.setdefault("best_val_metric", meta["best_val_accuracy"])  # a checkpoint from before the metric
+    if best is None or better(val[task.metric], best):  # the task's own metric: highest accuracy, lowest MSE
+      meta.update(best_val_accuracy=val["accuracy"], test_accuracy=test["accuracy"], best_step=step,
+                  best_val_metric=val[task.metric], test_metric=test[task.metric],
+                  test_seq_accuracy=test.get("seq_accuracy"))
       failpoints.kill_while_writing("best_write", step, ckpts.directory("best"), f"{step}{checkpoint.TMP_SUFFIX}*")
       ckpts.save("best", step, state, meta)
       failpoints.kill_at("between_checkpoints", step)
@@ -292,15 +330,20 @@ def _run_locked(config, workdir, main):
       "epochs_done": meta["epoch"], "wall_s": meta["wall_s"], "finished": True,
       "devices": jax.device_count(), "processes": jax.process_count(), "platform": jax.default_backend(),
       "val_from_test": bool(splits["val"].info.get("val_from_test", False)),
-      "majority_class_test_accuracy": float(np.bincount(splits["test"].labels).max() / len(splits["test"].labels)),
+      "metric": task.metric, "best_val_metric": meta.get("best_val_metric"), "test_metric": meta.get("test_metric"),
+      **({"test_seq_accuracy": meta.get("test_seq_accuracy")} if task.head == "per_position" and
+         task.loss == "cross_entropy" else {}),
+      **task.baseline(splits), **_forecast_results(config, task, model, state, splits, diverged_step),
       "predicted_p_diverge": prediction["p_diverge"] if prediction else None,
       "provenance": prov,
   }
+  if "persistence_test_mse" in results and results["test_metric"] is not None:
+    results["test_mse_over_persistence"] = results["test_metric"] / results["persistence_test_mse"]
   logger.summary(results)
   logger.close()
   if main:
     _write_json(results_path, results, kill_point="results_write")
     status = f"DIVERGED at step {diverged_step}" if results["diverged"] else (
-        f"best val {results['best_val_accuracy']:.4f}, test at best val {results['test_accuracy']:.4f}")
+        f"best val {task.metric} {results['best_val_metric']:.4f}, test at best val {results['test_metric']:.4f}")
     print(f"{workdir}: {status} ({step} steps, {results['wall_s']:.0f} s)")
   return results

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Table 2 on a 2-core CPU: copy, adding and forecast (the `:cpu` presets: 2 layers, d_model 64, n 192, batch 64;
+# copy 200 blanks, adding length 128, forecast history 192 + horizon 96, all > 8 sqrt(192)) for
+# {dense, diag} x {glorot, glorot_half, rescaled_glorot, diag_uniform} plus the LRU, 3 seeds; then the table.
+#
+# Usage: scripts/reproduce_cpu_tasks.sh [ROOT [extra scripts/sweep.py options...]]  (ROOT default: runs/table2_cpu)
+# Re-running resumes: finished and diverged runs are skipped. Environment: SEEDS (default 0,1,2), TASKS (default
+# copy,adding,forecast). A subset: e.g. --axis model.recurrence=diag --axis model.init=glorot,diag_uniform.
+# Writes ROOT/table2.md; docs/table2_cpu.md records what was run of it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="${1:-runs/table2_cpu}"
+shift || true
+SEEDS="${SEEDS:-0,1,2}"
+TASKS="${TASKS:-copy,adding,forecast}"
+export JAX_PLATFORMS=cpu WANDB_MODE="${WANDB_MODE:-disabled}"
+start=$(date +%s)
+
+status=0
+python scripts/sweep.py --root "$ROOT" --preset cpu --tasks "$TASKS" --seeds "$SEEDS" "$@" || status=$?
+
+case " $* " in *" --dry-run "*) exit "$status";; esac
+python scripts/table2.py --root "$ROOT" --out "$ROOT/table2.md"
+echo "reproduce_cpu_tasks.sh: wall time $(( $(date +%s) - start )) s on $(nproc) cores, commit $(git rev-parse --short HEAD)"
+exit "$status"
