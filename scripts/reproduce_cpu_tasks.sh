@@ -21,5 +21,6 @@ python scripts/sweep.py --root "$ROOT" --preset cpu --tasks "$TASKS" --seeds "$S
 
 case " $* " in *" --dry-run "*) exit "$status";; esac
 python scripts/table2.py --root "$ROOT" --out "$ROOT/table2.md"
-echo "reproduce_cpu_tasks.sh: wall time $(( $(date +%s) - start )) s on $(nproc) cores, commit $(git rev-parse --short HEAD)"
+echo "reproduce_cpu_tasks.sh: wall time $(( $(date +%s) - start )) s on $(nproc) cores," \
+  "commit $(git rev-parse --short HEAD)"
 exit "$status"

@@ -245,7 +245,8 @@ def _run_locked(config, workdir, main):
     radii = model.spectral_radii()
     record = {"val/accuracy": val["accuracy"], "val/loss": val["loss"], "test/accuracy": test["accuracy"],
               "test/loss": test["loss"], "epoch": meta["epoch"],
-              **{f"{n}/seq_accuracy": r["seq_accuracy"] for n, r in (("val", val), ("test", test)) if "seq_accuracy" in r},
+              **{f"{n}/seq_accuracy": r["seq_accuracy"] for n, r in (("val", val), ("test", test))
+                 if "seq_accuracy" in r},
               **{f"val/{k}": v for k, v in val.items() if "/" in k},
               **{f"layer_{i}/spectral_radius": r for i, r in enumerate(radii)}}
     logger.log(step, record)

@@ -15,6 +15,8 @@ import optax
 
 from lra.train import steps
 
+_forward, _all_finite = steps._forward, steps._all_finite  # noqa: SLF001 - the same forward pass and check
+
 
 def per_example(loss: str, outputs, labels) -> dict:
   """Per-example loss, fraction of positions right, and all positions right, each (B,).
@@ -41,8 +43,8 @@ def train_step(graphdef, tx, state, batch, base_key, *, loss: str):
   dropout_key = jax.random.fold_in(base_key, state["step"])
 
   def loss_fn(params):
-    outputs, stats, model_state = steps._forward(graphdef, params, state["model_state"], batch, train=True,  # noqa: SLF001
-                                                 dropout_key=dropout_key)
+    outputs, stats, model_state = _forward(graphdef, params, state["model_state"], batch, train=True,
+                                           dropout_key=dropout_key)
     terms = per_example(loss, outputs, batch["labels"])
     return terms["loss"].mean(), (terms, stats, model_state)
 
@@ -51,7 +53,7 @@ def train_step(graphdef, tx, state, batch, base_key, *, loss: str):
   updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
   new_state = {"step": state["step"] + 1, "params": optax.apply_updates(state["params"], updates),
                "model_state": model_state, "opt_state": opt_state}
-  finite = jnp.isfinite(value) & jnp.isfinite(grad_norm) & steps._all_finite(new_state)  # noqa: SLF001
+  finite = jnp.isfinite(value) & jnp.isfinite(grad_norm) & _all_finite(new_state)
   new_state = jax.tree.map(functools.partial(jnp.where, finite), new_state, state)
   metrics = {"loss": value, "accuracy": terms["correct"].mean(), "finite": finite, "grad_norm": grad_norm,
              "param_norm": optax.tree.norm(state["params"]), "tokens": jnp.sum(batch["lengths"]), **stats}
@@ -60,7 +62,7 @@ def train_step(graphdef, tx, state, batch, base_key, *, loss: str):
 
 def eval_step(graphdef, state, batch, *, loss: str):
   """Sums over a batch (weights 0 mark padding rows): correct, seq_correct, count, loss_sum; hidden-state stats."""
-  outputs, stats, _ = steps._forward(graphdef, state["params"], state["model_state"], batch, train=False)  # noqa: SLF001
+  outputs, stats, _ = _forward(graphdef, state["params"], state["model_state"], batch, train=False)
   weights = batch["weights"].astype(jnp.float32)
   terms = per_example(loss, outputs, batch["labels"])
   return {"correct": jnp.sum(weights * terms["correct"]), "seq_correct": jnp.sum(weights * terms["seq_correct"]),

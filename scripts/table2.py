@@ -1,0 +1,25 @@
+"""Writes Table 2 (copy, adding, forecast per initializer) from a sweep root: `python scripts/table2.py --root R`."""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tools import table2  # noqa: E402
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(description=__doc__)
+  p.add_argument("--root", required=True, help="the sweep root: <root>/<task>/<row>/seed<k>/results.json")
+  p.add_argument("--out", default=None, help="also write the Markdown here")
+  args = p.parse_args(argv)
+  markdown = table2.to_markdown(table2.read_runs(args.root))
+  print(markdown)
+  if args.out:
+    with open(args.out, "w") as f:
+      f.write(markdown)
+
+
+if __name__ == "__main__":
+  main()

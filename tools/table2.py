@@ -1,0 +1,83 @@
+"""Table 2: the long-horizon tasks (copy, adding, forecast) per initializer, from a sweep's results.json files.
+
+Columns: copy test per-symbol accuracy (chance 1/8), adding test MSE (the constant predictor's beside it),
+forecast test MSE relative to persistence (< 1 beats it) and how many rollouts left the bounded range. A cell
+is mean ± std over the finished seeds; "–" with the count when seeds diverged; "n/r" when no run is there.
+"""
+
+import glob
+import json
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from configs.names import LONG_HORIZON_TASKS
+
+# task -> (the result it reports, its header, the baseline key in results.json, the baseline's name)
+COLUMNS = {
+    "copy": ("test_metric", "copy: per-symbol acc. (↑)", "chance_accuracy", "chance"),
+    "adding": ("test_metric", "adding: MSE (↓)", "constant_one_test_mse", "constant 1"),
+    "forecast": ("test_mse_over_persistence", "forecast: MSE / persistence (↓)", None, "persistence = 1"),
+}
+
+
+def read_runs(root: str) -> list[dict]:
+  """Every `<root>/<task>/<label>/seed<k>/results.json`, with its task, label and seed."""
+  runs = []
+  for path in sorted(glob.glob(os.path.join(root, "*", "*", "seed*", "results.json"))):
+    with open(path) as f:
+      result = json.load(f)
+    seed_dir = os.path.dirname(path)
+    runs.append({**result, "label": os.path.basename(os.path.dirname(seed_dir)), "path": path})
+  return runs
+
+
+def cell(results: Sequence[dict], key: str, digits: int) -> str:
+  """mean ± std of `key` over the runs that did not diverge; '–' with the count when some diverged."""
+  diverged = sum(bool(r["diverged"]) for r in results)
+  if not results:
+    return "n/r"
+  if diverged:
+    return f"– ({diverged}/{len(results)} div.)"
+  values = np.array([r[key] for r in results], float)
+  std = f" ± {values.std():.{digits}f}" if len(values) > 1 else ""
+  return f"{values.mean():.{digits}f}{std} ({len(values)} seed{'s' if len(values) > 1 else ''})"
+
+
+def rollout_cell(results: Sequence[dict]) -> str:
+  """How many finished forecast runs' rollouts left the bounded range, and the earliest step they did."""
+  done = [r for r in results if not r["diverged"] and r.get("rollout_left_range") is not None]
+  if not done:
+    return "n/r"
+  left = [r["rollout_left_at_step"] for r in done if r["rollout_left_range"]]
+  when = f" (from step {min(left)})" if left else f" ({done[0]['rollout_steps']} steps)"
+  return f"{len(left)}/{len(done)} left{when}"
+
+
+def to_markdown(runs: Sequence[dict], tasks: Sequence[str] = LONG_HORIZON_TASKS) -> str:
+  """The table (rows: labels seen; columns: tasks, plus the forecast rollout), the baselines, commits, CPUs."""
+  labels = sorted({r["label"] for r in runs})
+  header = ["row"] + [COLUMNS[t][1] for t in tasks] + (["forecast rollout"] if "forecast" in tasks else [])
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for label in labels:
+    row = [label]
+    for task in tasks:
+      key = COLUMNS[task][0]
+      row.append(cell([r for r in runs if r["task"] == task and r["label"] == label], key, 3))
+    if "forecast" in tasks:
+      row.append(rollout_cell([r for r in runs if r["task"] == "forecast" and r["label"] == label]))
+    lines.append("| " + " | ".join(row) + " |")
+  baselines = ["baseline"]
+  for task in tasks:
+    _, _, key, name = COLUMNS[task]
+    values = [r[key] for r in runs if r["task"] == task and key and r.get(key) is not None]
+    baselines.append(f"{name} {np.mean(values):.3f}" if values else name)
+  if "forecast" in tasks:
+    baselines.append("")
+  lines.append("| " + " | ".join(baselines) + " |")
+  commits = sorted({(r["provenance"]["commit"][:7] + ("+dirty" if r["provenance"].get("dirty") else ""))
+                    for r in runs})
+  cpus = sorted({str(r["provenance"].get("cpu_model")) for r in runs})
+  lines += ["", f"Runs: {len(runs)}; commits: {', '.join(commits) or 'none'}; CPU: {', '.join(cpus) or 'none'}."]
+  return "\n".join(lines) + "\n"
