@@ -1,7 +1,7 @@
 """Trains one model on one LRA task: `python train.py --config configs/<task>.py[:preset] --workdir DIR`.
 
 Every config field can be overridden, e.g. `--config.model.recurrence=dense --config.model.init=glorot
---config.seed=2`; see configs/common.py for the fields. A run started again in the same workdir resumes.
+--config.seed=2`; the fields are in configs/common.py (and configs/data.py for `config.data`). A run started again in the same workdir resumes.
 
 Exit codes: 0 finished (or diverged: recorded in results.json), 1 a configuration or data error (one line on
 stderr), 75 stopped by SIGTERM / SIGUSR1 after writing its latest checkpoint (start it again to resume); any
@@ -37,7 +37,7 @@ def parse_flags(argv):
   except AttributeError as e:  # an unknown config field; config_flags says which, and may suggest one
     name, _, hint = str(e.args[0] if e.args else e).partition("\n")
     sys.exit(f"error: unknown config field {name} in {[a for a in argv[1:] if a.startswith('--config.')]}. "
-             f"{hint} All fields: configs/common.py.")
+             f"{hint} All fields: configs/common.py and configs/data.py.")
   except flags.Error as e:  # a wrong type, a missing file, an unknown ':preset'
     message = _config_file_error(str(e))
     if message is None and "Error whilst parsing config file" in str(e):

@@ -1,4 +1,5 @@
-"""The training loop end to end on tiny generated ListOps: files written, resume, divergence, devices, wandb."""
+"""The training loop end to end on tiny generated ListOps: files written, provenance and prediction, devices,
+wandb, errors (resuming after kills and signals: test_preemption.py)."""
 
 import glob
 import json
@@ -69,41 +70,6 @@ def test_an_init_parameter_the_init_does_not_take_is_a_config_error(tmp_path):
   config.model.init_params.delta = 0.05  # glorot_half takes only half_of
   with pytest.raises(ConfigError, match=r"config.model.init_params: .*half_of"):
     loop.run(config, str(tmp_path / "run"))
-
-
-def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
-  config = tiny_config(tmp_path, ckpt_every_steps=3)
-  full = loop.run(config, str(tmp_path / "full"))
-
-  # Interrupt from the host side: the loop's batch iterator raises after 7 steps, as a kill would.
-  from lra.tasks import batching
-  original_epoch = batching.Batches.epoch
-  seen = {"n": 0}
-
-  def epoch_with_kill(self, *args, **kwargs):
-    for batch in original_epoch(self, *args, **kwargs):
-      if self.shuffle:
-        seen["n"] += 1
-        if seen["n"] == 8:
-          raise KeyboardInterrupt("simulated kill")
-      yield batch
-
-  monkeypatch.setattr(batching.Batches, "epoch", epoch_with_kill)
-  with pytest.raises(KeyboardInterrupt):
-    loop.run(config, str(tmp_path / "resumed"))
-  assert not (tmp_path / "resumed" / "results.json").exists()
-  monkeypatch.setattr(batching.Batches, "epoch", original_epoch)
-  resumed = loop.run(config, str(tmp_path / "resumed"))
-  for key in ("best_val_accuracy", "test_accuracy", "steps", "best_step", "diverged"):
-    assert resumed[key] == full[key], key
-  full_lines = read_jsonl(tmp_path / "full" / "metrics.jsonl")
-  resumed_lines = read_jsonl(tmp_path / "resumed" / "metrics.jsonl")
-  strip = lambda ls: [{k: v for k, v in l.items() if "tokens_per_s" not in k} for l in ls]
-  assert [l["step"] for l in resumed_lines] == [l["step"] for l in full_lines]
-  for a, b in zip(strip(full_lines), strip(resumed_lines)):
-    assert a.keys() == b.keys()
-    for k in a:
-      assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6), (a["step"], k)
 
 
 def test_wandb_offline_directory_holds_the_metrics(tmp_path, monkeypatch):
