@@ -1,8 +1,8 @@
 """Will it explode? A divergence predictor for a linear recurrence at width n and sequence length L.
 
     from inits import stability
-    stability.predict("glorot", 192, 2048)["p_diverge"]        # ~1: the first training step overflows
-    stability.stable_alternative(192, "dense")                  # "calibrated_glorot"
+    stability.predict("glorot", 192, 2048, n_layers=2)["p_diverge"]   # 0.94: the first step overflows
+    stability.stable_alternative(192, "dense")                         # "rescaled_glorot"
     python -m inits.stability --init glorot --n 192 --length 2048 [--recurrence diag] [--json]
 
 What is computed, per Monte Carlo draw of the recurrence (`n_draws` draws from `jax.random.key(seed)`, the same
@@ -277,7 +277,8 @@ def predict(init, n, length, recurrence="dense", init_params=None, dtype="float3
     n: the recurrence width (`d_hidden`).
     length: the sequence length L.
     recurrence: "dense" (h_t = A h_{t-1} + B u_t with A an (n, n) draw) or "diag" (lambda = the draw's eigenvalues).
-    init_params: the init's parameters (e.g. {"delta": 0.05}); a parameter it does not take raises ValueError.
+    init_params: the init's parameters (e.g. {"delta": 0.05}; None values are dropped, as config.model.init_params
+      holds unset ones); a parameter it does not take raises ValueError.
     dtype: the training dtype whose overflow is predicted.
     n_layers: independent recurrences in the model (p_diverge = 1 - (1 - p)^n_layers).
     n_draws: Monte Carlo draws (default `default_draws(n)`).
@@ -289,6 +290,8 @@ def predict(init, n, length, recurrence="dense", init_params=None, dtype="float3
     (median -1/log rho, quantiles), spectral_radius quantiles, the Gumbel P(rho > 1) where it exists, method,
     the thresholds and the inputs. See the module docstring for the definitions.
   """
+  # Unset fields (None), as a config's init_params holds them, are no parameter at all.
+  init_params = {key: value for key, value in dict(init_params or {}).items() if value is not None}
   check_args(init, n, length, recurrence, init_params, dtype)
   if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
     raise ValueError(f"n_layers must be an int >= 1, got n_layers={n_layers!r}")

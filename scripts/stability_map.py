@@ -69,7 +69,7 @@ OBSERVATIONS = {
 def sizes(quick):
   """The run's grids, draws per n, observation points and seeds."""
   if quick:
-    return dict(ns=[16, 32], lengths=[256, 1024], draws={16: 8, 32: 8}, inits=("glorot", "orthogonal"),
+    return dict(ns=[16], lengths=[256, 1024], draws={16: 8}, inits=("glorot", "orthogonal"),
                 observations={("dense", 16, 1024): ("glorot",)}, seeds=[0])
   return dict(ns=[64, 128, 256, 512, 1024, 2048], lengths=[128, 256, 512, 1024, 2048, 4096, 8192, 16384],
               draws={64: 32, 128: 32, 256: 24, 512: 8, 1024: 4, 2048: 2}, inits=MAP_INITS,
@@ -302,8 +302,7 @@ def draw_figure(path, size, prediction_rows, table):
   figure, axes = plt.subplots(len(size["inits"]), 3, figsize=(14, 3.0 * len(size["inits"])), squeeze=False,
                               constrained_layout=True)
   x_edges, y_edges = cell_edges(ns), cell_edges(lengths)
-  colour_map = plt.get_cmap("magma_r").copy()
-  colour_map.set_bad("0.85")
+  colour_map = plt.get_cmap("magma_r").with_extremes(bad="0.85")
   mesh = None
   for row, init in enumerate(size["inits"]):
     for column, recurrence in enumerate(RECURRENCES):

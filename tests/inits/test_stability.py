@@ -101,6 +101,8 @@ def test_stable_alternative_is_stable_where_glorot_is_not():
   assert name == "rescaled_glorot" and stability.stable_alternative(128, "diag") == "calibrated_glorot"
   assert stability.predict("glorot", 192, 2048, recurrence="diag", n_draws=64)["p_diverge"] > 0.5
   assert stability.predict(name, 192, 2048, recurrence="diag", n_draws=64)["p_diverge"] == 0
+  unset = dict(k=None, delta=None, half_of=None)  # config.model.init_params with nothing set
+  assert stability.predict("glorot", 192, 2048, "diag", unset, n_draws=64)["init_params"] == {}
   assert stability.stable_alternative(64, "lru") == "lru_ring"
 
 
