@@ -1,7 +1,7 @@
 """Will it explode? A divergence predictor for a linear recurrence at width n and sequence length L.
 
     from inits import stability
-    stability.predict("glorot", 192, 2048, n_layers=2)["p_diverge"]   # 0.94: the first step overflows
+    stability.predict("glorot", 192, 2048, n_layers=2)["p_diverge"]   # > 0.5: the first step overflows
     stability.stable_alternative(192, "dense")                         # "rescaled_glorot"
     python -m inits.stability --init glorot --n 192 --length 2048 [--recurrence diag] [--json]
 
