@@ -38,7 +38,7 @@ def test_rollout_summary_finds_the_first_step_out_of_range():
 def test_tiny_forecast_run_keeps_the_lowest_mse_and_rolls_out(tmp_path):
   c = forecast_config.get_config("cpu")
   c.model.update(d_model=8, d_hidden=16, n_layers=1, init="glorot_half")
-  c.train.update(batch_size=8, epochs=3, log_every_steps=2)
+  c.train.update(batch_size=8, epochs=2, log_every_steps=2)
   c.wandb.mode = "disabled"
   c.data.cache_dir = str(tmp_path / "cache")
   c.data.max_length = 24
@@ -47,7 +47,7 @@ def test_tiny_forecast_run_keeps_the_lowest_mse_and_rolls_out(tmp_path):
   results = loop.run(c, str(tmp_path / "run"))
   with open(tmp_path / "run" / "metrics.jsonl") as f:
     evals = [r for r in map(json.loads, f) if "val/loss" in r]
-  assert len(evals) == 3 and results["metric"] == "mse"
+  assert len(evals) == 2 and results["metric"] == "mse"
   assert results["best_val_metric"] == pytest.approx(min(r["val/loss"] for r in evals))
   best = min(evals, key=lambda r: r["val/loss"])
   assert results["test_metric"] == pytest.approx(best["test/loss"]) and results["best_step"] == best["step"]
