@@ -479,10 +479,13 @@ def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: s
   run (name, status before, exit code, wall seconds, status after, commit, command) is appended to
   `journal_path`.
 
+  A run stopped by SIGTERM / SIGUSR1 (exit 75: its checkpoint written) stops the sweep too: the signal was meant
+  for the whole job, and re-running the sweep resumes that run first.
+
   Returns:
-    Counts: {"skipped": .., "ran": .., "failed": ..}.
+    Counts: {"skipped": .., "ran": .., "failed": .., "stopped": ..}.
   """
-  counts = dict(skipped=0, ran=0, failed=0)
+  counts = dict(skipped=0, ran=0, failed=0, stopped=0)
   for i, run in enumerate(runs):
     before = run_status(run.workdir)
     if is_done(before) or before == "running":  # a live run elsewhere (another runner, a SLURM task) owns it
@@ -497,7 +500,7 @@ def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: s
     wall_s = time.monotonic() - start
     after = run_status(run.workdir)
     ok = rc == 0 and is_done(after)
-    counts["ran" if ok else "failed"] += 1
+    counts["ran" if ok else "stopped" if rc == PREEMPTED_EXIT_CODE else "failed"] += 1
     echo(f"[{i + 1}/{len(runs)}] {run.name}: exit {rc}, {after}, {wall_s:.1f} s"
          + ("" if ok or log_path is None else f" (see {log_path})"))
     if journal_path:
@@ -505,6 +508,9 @@ def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: s
         f.write(json.dumps(dict(name=run.name, workdir=run.workdir, before=before, rc=rc, after=after,
                                 wall_s=round(wall_s, 2), commit=commit,
                                 command=run.command(program))) + "\n")
+    if rc == PREEMPTED_EXIT_CODE:
+      echo(f"stopped by a signal after {run.name} wrote its checkpoint; run the sweep again to resume")
+      break
     if not ok and stop_on_error:
       break
   return counts

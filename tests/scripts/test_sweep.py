@@ -260,10 +260,30 @@ def test_local_runner_never_starts_a_run_that_a_live_train_py_holds(tmp_path, fa
     counts = sweep.run_sequentially(runs, program=shlex.split(fake_train), repo_dir=REPO, echo=lines.append)
   finally:
     lock.release()
-  assert counts == {"skipped": 1, "ran": 1, "failed": 0}
+  assert counts == {"skipped": 1, "ran": 1, "failed": 0, "stopped": 0}
   assert "running, skipped" in lines[0]
   assert not os.path.exists(os.path.join(runs[0].workdir, "launches.txt"))
   assert sweep.run_status(runs[0].workdir) == "partial"  # the lock is free again: resumable
+
+
+def test_a_signal_to_the_local_runner_stops_its_run_and_the_sweep(tmp_path, fake_train):
+  root = tmp_path / "runs"
+  grid = ["--root", str(root), "--tasks", "listops", "--seeds", "0,1", "--axis", "model.recurrence=diag",
+          "--axis", "model.init=glorot", "--program", fake_train]
+  first = root / "listops" / "diag-glorot" / "seed0"
+  runner = subprocess.Popen([sys.executable, SWEEP_PY, *grid], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, FAKE_PREEMPT_WORKDIR=str(first)))
+  deadline = time.monotonic() + 60
+  while not (first / "waiting").exists():
+    assert runner.poll() is None and time.monotonic() < deadline, "the runner never started its first run"
+    time.sleep(0.05)
+  runner.send_signal(signal.SIGTERM)
+  out, _ = runner.communicate(timeout=60)
+  assert runner.returncode == 75, out
+  assert (first / "signalled").read_text() == "SIGTERM" and "1 stopped by a signal" in out
+  assert not (root / "listops" / "diag-glorot" / "seed1").exists()  # the next run was not started
+  again = _sweep(*grid, env={"FAKE_PREEMPT_WORKDIR": str(first)}).stdout
+  assert "diag-glorot/seed0: resuming" in again and "done: 2 ran" in again
 
 
 def test_local_runner_skips_done_and_resumes_killed_runs(tmp_path, fake_train):
