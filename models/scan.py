@@ -14,8 +14,8 @@ lambda_{t+1}); dA = sum_t lambda_t h_{t-1}^T, db = lambda, dh0 = A^T lambda_firs
 only the states h (B, L, n) and the coefficient, whatever the implementation (no per-level residuals of the
 associative or doubling scans, no per-step residuals of `lax.scan`), and it runs with the same implementation as
 the forward pass. The kept states are tagged `checkpoint_name(h, STATES)`, so a `jax.checkpoint` policy can keep
-them (then the loop does not run again) or not. JAX's complex convention is used (plain transposes, no conjugation). Forward-mode AD
-(`jax.jvp`, `jax.jacfwd`) is not supported by a custom_vjp.
+them (then the loop does not run again) or not. JAX's complex convention is used (plain transposes, no
+conjugation). Forward-mode AD (`jax.jvp`, `jax.jacfwd`) is not supported by a custom_vjp.
 
 Implementations (`impl`), chosen by `resolve_impl`:
   diag:  "sequential"   a loop over L steps (lax.fori_loop writing h in place), O(B L n) work and memory.
