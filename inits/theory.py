@@ -249,7 +249,7 @@ def power_norms(matrices, ts, ord=2):
 
 def _matrix_norm(matrix, ord):
   """numpy.linalg.norm, but the spectral norm of a large matrix by ARPACK (scipy svds, k=1): exact to rounding and
-  ~10x faster than a full SVD at n = 1024. The matrix is divided by its largest entry first (A^t may be ~1e60)."""
+  far cheaper than a full SVD at large n. The matrix is divided by its largest entry first (A^t may be ~1e60)."""
   if ord != 2 or matrix.shape[-1] <= SMALL_MATRIX_FOR_DENSE_SVD:
     return np.linalg.norm(matrix, ord=ord)
   largest = np.abs(matrix).max()

@@ -15,8 +15,8 @@ fig1_meta.json (command, commit, sizes, machine, load, seconds per stage) under 
 
 import os
 
-# One OpenBLAS thread for numpy's eigvals/SVD unless the caller chose otherwise: on 2 shared cores, OpenBLAS's
-# 2 spinning threads made a 1024 x 1024 eigvals 8x slower (13 s vs 1.7 s) when other jobs ran. Must precede numpy.
+# One OpenBLAS thread for numpy's eigvals/SVD unless the caller chose otherwise: on few shared cores OpenBLAS's
+# spinning threads fight XLA and other jobs for them (docs/fig1.md). Must precede numpy.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402

@@ -3,7 +3,7 @@
 import os
 
 os.environ.setdefault("WANDB_MODE", "disabled")
-# One BLAS thread: numpy's eigendecompositions are 8x slower when two OpenBLAS threads fight XLA for 2 cores.
+# One BLAS thread: two OpenBLAS threads fighting XLA for 2 cores slow numpy's eigendecompositions (docs/fig1.md).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
