@@ -1,36 +1,18 @@
 """Tests for scripts/fig1.py at its --quick size: every output written, numbers consistent with the theory."""
 
-import csv
-import importlib.util
 import json
-import pathlib
 
 import numpy as np
 import pytest
 
 from inits import theory
-
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "fig1.py"
-
-
-def load_script():
-  spec = importlib.util.spec_from_file_location("fig1", SCRIPT)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-def read_csv(path):
-  with open(path) as file:
-    return list(csv.DictReader(file))
+from tests.scripts.script_runs import load_script, quick_main, read_csv
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
   out = tmp_path_factory.mktemp("fig1")
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setenv("GLOROT_LRA_CACHE", str(out / "cache"))
-    meta = load_script().main(["--quick", "--out", str(out)])
+  meta = quick_main("fig1", out, "--out", str(out))
   return out, meta
 
 
@@ -84,7 +66,7 @@ def test_moduli_densities_integrate_to_one(quick_run):
 
 
 def test_power_grid_is_log_spaced_and_ends_at_num_steps():
-  module = load_script()
+  module = load_script("fig1")
   grid = module.power_grid(4096)
   assert grid[:8] == [1, 2, 3, 4, 6, 8, 12, 16] and grid[-1] == 4096
   steps = np.diff(grid)

@@ -1,36 +1,19 @@
 """Tests for scripts/stability_map.py: its --quick run (one real training run), the confusion table's rule, and the
 grid helpers."""
 
-import csv
-import importlib.util
 import json
 import math
-import pathlib
 
 import numpy as np
 import pytest
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "stability_map.py"
-
-
-def load_script():
-  spec = importlib.util.spec_from_file_location("stability_map", SCRIPT)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-def read_csv(path):
-  with open(path) as file:
-    return list(csv.DictReader(file))
+from tests.scripts.script_runs import load_script, quick_main, read_csv
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
   out = tmp_path_factory.mktemp("stability_map")
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setenv("GLOROT_LRA_CACHE", str(out / "cache"))
-    meta = load_script().main(["--quick", "--out", str(out / "docs"), "--runs", str(out / "runs")])
+  meta = quick_main("stability_map", out, "--out", str(out / "docs"), "--runs", str(out / "runs"))
   return out / "docs", out / "runs", meta
 
 
@@ -69,7 +52,7 @@ def test_prediction_csv_covers_the_grid_with_the_predictor_numbers(quick_run):
 
 
 def test_confusion_counts_half_the_seeds_as_diverged():
-  module = load_script()
+  module = load_script("stability_map")
   prediction = lambda p: dict(init="glorot", recurrence="dense", n=64, length=128, p_diverge=p)
   predictions = [prediction(0.7) | dict(length=128), prediction(0.6) | dict(length=256),
                  prediction(0.2) | dict(length=512)]
@@ -83,7 +66,7 @@ def test_confusion_counts_half_the_seeds_as_diverged():
 
 
 def test_grid_helpers():
-  module = load_script()
+  module = load_script("stability_map")
   np.testing.assert_allclose(module.cell_edges([64, 128, 256]), [5.5, 6.5, 7.5, 8.5])
   np.testing.assert_allclose(module.cell_edges([16, 64]), [3, 5, 7])
   assert not module.computed("rescaled_glorot", "dense", 128) and module.computed("rescaled_glorot", "diag", 256)
