@@ -10,8 +10,13 @@ from configs import common
 
 
 def get_config(arg: str = "paper"):
+  return mnist_config("smnist", arg)
+
+
+def mnist_config(task: str, arg: str):
+  """sMNIST's settings, also psMNIST's (configs/psmnist.py): the tasks differ only in the pixel order (config.data)."""
   arg = common.parse_arg(arg, preset="paper", recurrence="diag")
-  c = common.base_config("smnist", arg)
+  c = common.base_config(task, arg)
   c.model.update(d_model=128, d_hidden=192, n_layers=4, dropout=0.1)
   c.optim.update(lr=1e-3, lr_factor=0.25, weight_decay=0.05, warmup_epochs=1.0)
   c.train.update(batch_size=64, epochs=50)
