@@ -128,3 +128,12 @@ def shrink_for_cpu(c, *, epochs: int, warmup_epochs: float, log_every_steps: int
   c.train.update(batch_size=32, epochs=epochs, log_every_steps=log_every_steps, ckpt_every_steps=ckpt_every_steps)
   c.optim.update(lr=3e-3, lr_factor=0.25, warmup_epochs=warmup_epochs)
   c.data.update(data.cpu_data_overrides(c.task))
+
+
+def shrink_generated_for_cpu(c, *, epochs: int):
+  """The `:cpu` preset of the generated tasks (copy, adding, forecast): `shrink_for_cpu`'s, then batch 64, no
+  weight decay and LayerNorm."""
+  shrink_for_cpu(c, epochs=epochs, warmup_epochs=0.5, log_every_steps=25, ckpt_every_steps=200)
+  c.train.batch_size = 64
+  c.optim.weight_decay = 0.0
+  c.model.norm = "layer"  # BatchNorm's running statistics lag the weights in runs of a few hundred steps
