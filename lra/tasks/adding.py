@@ -62,12 +62,7 @@ class Adding:
     return out
 
   def load(self, split: str) -> data.Split:
-    out_dir = generated.ensure_cached(self.name, self.params(), GENERATOR_VERSION, data.cache_dir(self.data_cfg),
-                                      self._generate)
-    arrays = generated.load_cached(out_dir, split)
-    n = len(arrays["labels"])
-    return data.Split(arrays["inputs"], np.full(n, self.max_length, np.int32), arrays["labels"],
-                      {"source": f"generated {out_dir}", "val_from_test": False})
+    return generated.load_split(self, GENERATOR_VERSION, split)[0]
 
   def baseline(self, splits: dict) -> dict:
     """The constant predictors' test MSE: 1 (the expected sum; 1/6 in expectation) and the train mean."""

@@ -71,14 +71,9 @@ class CopyMemory:
     return out
 
   def load(self, split: str) -> data.Split:
-    out_dir = generated.ensure_cached(self.name, self.params(), GENERATOR_VERSION, data.cache_dir(self.data_cfg),
-                                      self._generate)
-    arrays = generated.load_cached(out_dir, split)
-    n = len(arrays["labels"])
-    info = {"source": f"generated {out_dir}", "val_from_test": False,
-            "num_blanks": num_blanks(self.max_length, self.num_positions)}
-    return data.Split(arrays["inputs"], np.full(n, self.max_length, np.int32), arrays["labels"], info,
-                      data.as_int32_tokens)
+    out, _ = generated.load_split(self, GENERATOR_VERSION, split, data.as_int32_tokens)
+    out.info["num_blanks"] = num_blanks(self.max_length, self.num_positions)
+    return out
 
   def baseline(self, splits: dict) -> dict:
     """Chance per symbol (1/A) and the best constant guess's per-symbol test accuracy."""

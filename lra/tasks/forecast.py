@@ -145,14 +145,11 @@ class Forecast:
     return out
 
   def load(self, split: str) -> data.Split:
-    out_dir = generated.ensure_cached(self.name, self.params(), GENERATOR_VERSION, data.cache_dir(self.data_cfg),
-                                      self._generate)
-    arrays = generated.load_cached(out_dir, split)
-    n = len(arrays["labels"])
-    info = {"source": f"generated {out_dir}", "val_from_test": False, "series": self.data_cfg.forecast.series,
-            "history": self.history, "horizon": self.num_positions, "mean": float(arrays["mean"]),
-            "std": float(arrays["std"]), "max_abs_value": float(np.abs(arrays["segment"]).max())}
-    return data.Split(arrays["inputs"], np.full(n, self.max_length, np.int32), arrays["labels"], info)
+    out, arrays = generated.load_split(self, GENERATOR_VERSION, split)
+    out.info.update(series=self.data_cfg.forecast.series, history=self.history, horizon=self.num_positions,
+                    mean=float(arrays["mean"]), std=float(arrays["std"]),
+                    max_abs_value=float(np.abs(arrays["segment"]).max()))
+    return out
 
   def persistence(self, split: data.Split) -> np.ndarray:
     """The persistence forecast (N, H): the last history value at every horizon step."""

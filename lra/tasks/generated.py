@@ -1,4 +1,4 @@
-"""Generated tasks' shared pieces: the npz cache with checksums and the one-line field checks.
+"""Generated tasks' shared pieces: the npz cache with checksums, the split loader and the one-line field checks.
 
 A generated task writes each split once to `<cache_dir>/<task>/<hash of its parameters>/{train,val,test}.npz`
 with a `checksums.json` manifest (as ListOps does), and reads it back when every checksum matches.
@@ -67,3 +67,20 @@ def load_cached(out_dir: str, split: str) -> dict:
   data.check_choice("split", split, SPLITS)
   with np.load(os.path.join(out_dir, f"{split}.npz")) as f:
     return {k: f[k] for k in f.files}
+
+
+def load_split(task, version: int, split: str, normalise=None) -> tuple[data.Split, dict]:
+  """One split of a generated task whose sequences all have `task.max_length` steps, and every array cached for it.
+
+  Args:
+    task: has `name`, `data_cfg`, `max_length`, `params()` and `_generate()` (the arguments of `ensure_cached`).
+    version: the task's generator version.
+    split: one of SPLITS.
+    normalise: the Split's `normalise`.
+  """
+  out_dir = ensure_cached(task.name, task.params(), version, data.cache_dir(task.data_cfg),
+                          task._generate)  # noqa: SLF001 - the task's own generator
+  arrays = load_cached(out_dir, split)
+  lengths = np.full(len(arrays["labels"]), task.max_length, np.int32)
+  info = {"source": f"generated {out_dir}", "val_from_test": False}
+  return data.Split(arrays["inputs"], lengths, arrays["labels"], info, normalise), arrays
