@@ -30,9 +30,8 @@ BLOCK_OUTPUT, GLU_PREACTIVATIONS = "block", "glu"
 REMAT_KEEPS = {"full": (), "states": (scan_lib.STATES,),
                "elementwise": (scan_lib.STATES, BLOCK_OUTPUT, GLU_PREACTIVATIONS)}
 REMATS = ("none", *REMAT_KEEPS)
-# "auto" per platform. CPU: "states", the least memory but "full"'s at about "full"'s time (docs/bench_step.md).
-# GPU / TPU: "none", plain autodiff as in the authors' code: the paper configs' whole step fits in a few GB,
-# so recomputation would only cost time there (docs/models.md; not measured on an accelerator).
+# "auto" per platform. CPU: "states", as memory is what is scarce there. GPU / TPU: "none", plain autodiff as in
+# the authors' code, since the step fits in accelerator memory and recomputing only costs time (docs/models.md).
 REMAT_AUTO = {"cpu": "states", "gpu": "none", "tpu": "none"}
 
 
