@@ -92,7 +92,7 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
   c.model.bidirectional = False
   c.model.double_gelu = False       # the authors' code applies GELU twice (a quirk)
   c.model.pooling = "mean"          # sequence heads: mean over real positions | last real position
-  c.model.remat = "states"          # backward recomputation: none | full | states | elementwise (models/classifier.py)
+  c.model.remat = "auto"            # auto (states on CPU, none on GPU/TPU) | none | full | states | elementwise
 
   c.optim = ml_collections.ConfigDict()
   c.optim.lr = 1e-3                 # AdamW on non-recurrent parameters

@@ -25,7 +25,7 @@ def model_config(recurrence, init, d_hidden):
   return ml_collections.ConfigDict(dict(
       recurrence=recurrence, init=init, init_params={}, d_model=16, d_hidden=d_hidden, n_layers=2,
       norm="batch", dropout=0.0, scan="auto", recurrent_layer_norm=False, bidirectional=False, double_gelu=False,
-      r_min=0.4, r_max=0.9, max_phase=np.pi, remat="none"))
+      remat="none"))
 
 
 def optim_config():

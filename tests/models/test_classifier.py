@@ -16,7 +16,7 @@ def _model_cfg(**overrides):
       recurrence="diag", init="lru_ring",
       init_params=ml_collections.ConfigDict(dict(k=None, delta=None, half_of=None)),
       d_model=8, d_hidden=6, n_layers=2, norm="batch", dropout=0.0, scan="auto", recurrent_layer_norm=False,
-      bidirectional=False, double_gelu=False, r_min=0.4, r_max=0.9, max_phase=3.14159, remat="full"))
+      bidirectional=False, double_gelu=False, remat="full"))
   cfg.update(overrides)
   return cfg
 
