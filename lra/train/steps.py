@@ -32,6 +32,17 @@ def _forward(graphdef, params, model_state, batch, *, train, dropout_key=None):
   return logits.astype(jnp.float32), stats, new_model_state
 
 
+def _apply_update(tx, state, grads, model_state, loss):
+  """One optimizer step with the divergence rule: (new state, finite, grad_norm); the new state is `state` itself
+  when the loss, the gradients or the stepped state are not finite."""
+  grad_norm = optax.tree.norm(grads)
+  updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+  new_state = {"step": state["step"] + 1, "params": optax.apply_updates(state["params"], updates),
+               "model_state": model_state, "opt_state": opt_state}
+  finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & _all_finite(new_state)
+  return jax.tree.map(functools.partial(jnp.where, finite), new_state, state), finite, grad_norm
+
+
 def train_step(graphdef, tx, state, batch, base_key):
   """One optimizer step on `batch` {"inputs", "lengths", "labels"}; returns (state, metrics)."""
   dropout_key = jax.random.fold_in(base_key, state["step"])
@@ -43,12 +54,7 @@ def train_step(graphdef, tx, state, batch, base_key):
     return losses.mean(), (logits, stats, model_state)
 
   (loss, (logits, stats, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-  grad_norm = optax.tree.norm(grads)
-  updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-  new_state = {"step": state["step"] + 1, "params": optax.apply_updates(state["params"], updates),
-               "model_state": model_state, "opt_state": opt_state}
-  finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & _all_finite(new_state)
-  new_state = jax.tree.map(functools.partial(jnp.where, finite), new_state, state)
+  new_state, finite, grad_norm = _apply_update(tx, state, grads, model_state, loss)
   metrics = {
       "loss": loss,
       "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["labels"]),

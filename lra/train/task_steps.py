@@ -7,15 +7,13 @@ non-finite step leaves the state unchanged and reports `finite = False`) and the
 `steps`.
 """
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import optax
 
 from lra.train import steps
 
-_forward, _all_finite = steps._forward, steps._all_finite  # noqa: SLF001 - the same forward pass and check
+_forward, _apply_update = steps._forward, steps._apply_update  # noqa: SLF001 - the same forward pass and update
 
 
 def per_example(loss: str, outputs, labels) -> dict:
@@ -49,12 +47,7 @@ def train_step(graphdef, tx, state, batch, base_key, *, loss: str):
     return terms["loss"].mean(), (terms, stats, model_state)
 
   (value, (terms, stats, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-  grad_norm = optax.tree.norm(grads)
-  updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-  new_state = {"step": state["step"] + 1, "params": optax.apply_updates(state["params"], updates),
-               "model_state": model_state, "opt_state": opt_state}
-  finite = jnp.isfinite(value) & jnp.isfinite(grad_norm) & _all_finite(new_state)
-  new_state = jax.tree.map(functools.partial(jnp.where, finite), new_state, state)
+  new_state, finite, grad_norm = _apply_update(tx, state, grads, model_state, value)
   metrics = {"loss": value, "accuracy": terms["correct"].mean(), "finite": finite, "grad_norm": grad_norm,
              "param_norm": optax.tree.norm(state["params"]), "tokens": jnp.sum(batch["lengths"]), **stats}
   return new_state, metrics
