@@ -12,7 +12,7 @@ from ml_collections import config_dict
 
 from configs import data
 from lra.errors import ConfigError
-from configs.names import NORMS, PRESETS, RECURRENCES
+from configs.names import PRESETS, RECURRENCES
 
 
 def parse_arg(arg: str, **defaults) -> ml_collections.ConfigDict:

@@ -170,6 +170,14 @@ class SequenceClassifier(nnx.Module):
       train: BatchNorm uses batch statistics and updates its running ones; dropout is on.
       dropout_key: a jax random key (needed when train and dropout > 0), split once per layer.
     """
+    x, mask, stats = self.features(inputs, lengths, train=train, dropout_key=dropout_key)
+    return self.decoder(masked_mean(x, mask)).astype(jnp.float32), stats
+
+  def features(self, inputs, lengths, *, train: bool, dropout_key=None):
+    """The backbone before pooling: (x (B, L, d_model), mask (B, L), per-layer stats); heads read every position.
+
+    Args: as `__call__`.
+    """
     if self.vocab_size is not None:
       if inputs.ndim != 2:
         raise ValueError(f"token inputs must be (batch, length) ints, got shape {inputs.shape}")
@@ -187,7 +195,7 @@ class SequenceClassifier(nnx.Module):
     for i, (layer, key) in enumerate(zip(self.layers, layer_keys)):
       x, layer_stats = layer(x, mask, train=train, dropout_key=key)
       stats.update({f"layer_{i}/{name}": value for name, value in layer_stats.items()})
-    return self.decoder(masked_mean(x, mask)).astype(jnp.float32), stats
+    return x, mask, stats
 
   def spectral_radii(self) -> list[float]:
     """Each layer's recurrence spectral radius, from the live parameters (host)."""

@@ -7,38 +7,18 @@ A classification with mean pooling is exactly `models.classifier.SequenceClassif
 IMDB train); every other head wraps one, reusing its encoder, layers and decoder.
 """
 
-import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from models import classifier
-from models import norms
 from models import step as step_lib
 
 POOLINGS = ("mean", "last")
 
 
 def backbone_features(body, inputs, lengths, *, train: bool, dropout_key=None):
-  """The backbone of `body` (a SequenceClassifier) before its pooling: (x (B, L, d), mask (B, L), stats).
-
-  The first half of SequenceClassifier.__call__, so that a head can read every position.
-  """
-  if body.vocab_size is not None:
-    if inputs.ndim != 2:
-      raise ValueError(f"token inputs must be (batch, length) ints, got shape {inputs.shape}")
-    x = body.encoder(inputs)
-  else:
-    if inputs.ndim != 3 or inputs.shape[-1] != body.input_dim:
-      raise ValueError(f"value inputs must be (batch, length, {body.input_dim}), got shape {inputs.shape}")
-    x = body.encoder(inputs.astype(jnp.float32))
-  mask = norms.prefix_mask(lengths, inputs.shape[1])
-  x = jnp.where(mask[..., None], x, 0.0)
-  keys = [None] * len(body.layers) if dropout_key is None else list(jax.random.split(dropout_key, len(body.layers)))
-  stats = {}
-  for i, (layer, key) in enumerate(zip(body.layers, keys)):
-    x, layer_stats = layer(x, mask, train=train, dropout_key=key)
-    stats.update({f"layer_{i}/{name}": value for name, value in layer_stats.items()})
-  return x, mask, stats
+  """The backbone of `body` (a SequenceClassifier) before its pooling: (x (B, L, d), mask (B, L), stats)."""
+  return body.features(inputs, lengths, train=train, dropout_key=dropout_key)
 
 
 def last_positions(x, lengths, count: int):

@@ -279,7 +279,7 @@ def markdown(table, meta):
             "is wrong. Right: memory_length -1/log(rho) of the slowest mode at initialization over n (median, "
             "5-95% band; dense solid, diagonal dashed; drawn at the top edge where rho >= 1, an infinite memory).",
             "", f"Monte Carlo draws per n: {meta['sizes']['draws']} (p_diverge's standard error is in the CSV).",
-            f"Outputs: `stability_map.csv` (every grid cell), `stability_map_observations.csv` (every run)."]
+            "Outputs: `stability_map.csv` (every grid cell), `stability_map_observations.csv` (every run)."]
   return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ import subprocess
 import time
 from collections.abc import Iterable, Sequence
 
-from configs.names import LONG_HORIZON_TASKS, LRA_TASKS, RECURRENCES, TASKS
+from configs.names import LRA_TASKS, RECURRENCES, TASKS
 from lra import provenance as provenance_lib
 from lra.train import workdir as workdir_lib
 from lra.train.preemption import PREEMPTED_EXIT_CODE, SIGNALS as STOP_SIGNALS

@@ -47,7 +47,7 @@ class CopyMemory:
     for field in ("num_train", "num_val", "num_test"):
       generated.check_at_least(f"copy.{field}", cfg[field], 1)
     generated.check_at_least("max_length", data_cfg.max_length, 2 * cfg.num_symbols + 2,
-                             f"2 * copy.num_symbols + 2: K symbols, at least one blank, the delimiter, K outputs")
+                             "2 * copy.num_symbols + 2: K symbols, at least one blank, the delimiter, K outputs")
     self.data_cfg = data_cfg
     self.max_length = int(data_cfg.max_length)
     self.num_positions = int(cfg.num_symbols)

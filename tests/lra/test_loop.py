@@ -10,12 +10,9 @@ import sys
 import jax
 import numpy as np
 import pytest
-from flax import nnx
 
-import models
 from lra.errors import ConfigError
-from lra.tasks import get_task
-from lra.train import loop, optim, steps
+from lra.train import loop
 from tests.lra import wandb_file
 from tests.lra.tiny import OVERRIDES, REPO, tiny_config
 
