@@ -202,7 +202,7 @@ class SequenceClassifier(nnx.Module):
     return [layer.block.spectral_radius() for layer in self.layers]
 
 
-def _init_params(model_cfg) -> dict:
+def init_params(model_cfg) -> dict:
   """The set (not None) fields of config.model.init_params, passed as they are to inits.get(config.model.init)."""
   return {key: value for key, value in model_cfg.init_params.items() if value is not None}
 
@@ -218,11 +218,11 @@ def build(model_cfg, *, vocab_size: int | None, input_dim: int, num_classes: int
   if model_cfg.norm not in NORMS:
     raise ValueError(f"unknown norm {model_cfg.norm!r}; valid: {list(NORMS)}")
   block_class = BLOCKS[model_cfg.recurrence]
-  init_params = _init_params(model_cfg)
+  params = init_params(model_cfg)
 
   def make_block(block_rngs):
     return block_class(
-        model_cfg.d_model, model_cfg.d_hidden, init=model_cfg.init, init_params=init_params,
+        model_cfg.d_model, model_cfg.d_hidden, init=model_cfg.init, init_params=params,
         scan=model_cfg.scan, recurrent_layer_norm=model_cfg.recurrent_layer_norm,
         bidirectional=model_cfg.bidirectional, rngs=block_rngs)
 

@@ -16,6 +16,8 @@ import os
 import jax
 import orbax.checkpoint as ocp
 
+from lra.train import failpoints
+
 NAMES = ("latest", "best")
 TMP_SUFFIX = ".orbax-checkpoint-tmp"
 
@@ -45,6 +47,7 @@ class Checkpoints:
     manager = self._manager(which)
     if step in manager.all_steps():
       manager.delete(step)
+    failpoints.kill_while_writing(f"{which}_write", step, self.directory(which), f"{step}{TMP_SUFFIX}*")
     manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
                  force=True)
     # Wait for the write: the train step donates the state's buffers, and on CPU orbax's host copy can alias

@@ -2,8 +2,9 @@
 
 Files in `workdir`: config.json (the resolved config), metrics.jsonl (one JSON a log line), results.json (the
 summary: divergence, best validation accuracy, the test accuracy at that evaluation, steps, wall time),
-checkpoints/{latest,best} (orbax) and wandb/ (when wandb is offline). A run started again in the same workdir
-resumes from its latest checkpoint and ends with the same numbers as an uninterrupted one; a finished or
+checkpoints/{latest,best} (orbax), run.lock (held while the run lives) and wandb/ (when wandb is offline);
+config.json and results.json carry the provenance. A run started again in the same workdir resumes from its
+latest checkpoint and ends with the same numbers as an uninterrupted one, however it was stopped; a finished or
 diverged run returns its results at once.
 """
 
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 import inits
 import models
+from configs.names import NORMS
 from inits import theory
 from lra.errors import ConfigError
 from lra.tasks import batching, get_task, task_names
@@ -26,7 +28,7 @@ from lra.tasks import data as data_lib
 from lra.train import checkpoint, failpoints, metrics_log, optim, parallel, preemption, steps, workdir as workdir_lib
 from lra.train import rollout as rollout_lib
 from lra.train import task_steps
-from models import heads
+from models import classifier, heads
 from models import scan as scan_lib
 
 SPLITS = ("train", "val", "test")
@@ -45,8 +47,8 @@ def validate_config(config) -> None:
     raise ConfigError(f"config.model.recurrence={m.recurrence!r}; valid: {list(models.RECURRENCES)}")
   if m.init not in inits.names():
     raise ConfigError(f"config.model.init={m.init!r}; valid initializers: {inits.names()}")
-  if m.norm not in ("batch", "layer"):
-    raise ConfigError(f"config.model.norm={m.norm!r}; valid: ['batch', 'layer']")
+  if m.norm not in NORMS:
+    raise ConfigError(f"config.model.norm={m.norm!r}; valid: {list(NORMS)}")
   if m.pooling not in heads.POOLINGS:
     raise ConfigError(f"config.model.pooling={m.pooling!r}; valid: {list(heads.POOLINGS)}")
   if m.scan != "auto":
@@ -60,7 +62,7 @@ def validate_config(config) -> None:
         f"d_hidden={m.d_hidden}, so c_n is undefined): raise d_hidden, or use "
         f"--config.model.init=calibrated_glorot, which works at any width")
   try:
-    inits.get(m.init, **init_params(config))
+    inits.get(m.init, **classifier.init_params(m))
   except ValueError as e:  # a parameter this initializer does not take, or a bad value
     raise ConfigError(f"config.model.init_params: {e}") from None
   for name, value in (("model.d_model", m.d_model), ("model.d_hidden", m.d_hidden),
@@ -69,18 +71,13 @@ def validate_config(config) -> None:
       raise ConfigError(f"config.{name}={value} must be positive")
 
 
-def init_params(config) -> dict:
-  """The init parameters set in `config.model.init_params` (unset ones are None there)."""
-  return {k: v for k, v in config.model.init_params.items() if v is not None}
-
-
 def predict_divergence(config) -> dict:
   """inits.stability's prediction for this run's first recurrence steps (width, length, layers, init)."""
   from inits import stability  # imported here: it is only needed once a run starts
   m = config.model
   recurrence = "dense" if m.recurrence == "dense" else "diag"
   prediction = stability.predict(m.init, m.d_hidden, config.data.max_length, recurrence=recurrence,
-                                 init_params=init_params(config), n_layers=m.n_layers)
+                                 init_params=classifier.init_params(m), n_layers=m.n_layers)
   prediction["alternative"] = stability.stable_alternative(m.d_hidden, m.recurrence)
   return prediction
 
@@ -235,7 +232,6 @@ def _run_locked(config, workdir, main):
   def save_latest():
     meta["wall_s"] = wall_before + time.time() - t_start
     if ckpts.latest.latest_step() != step:
-      failpoints.kill_while_writing("latest_write", step, ckpts.directory("latest"), f"{step}{checkpoint.TMP_SUFFIX}*")
       ckpts.save("latest", step, state, meta)
 
   def do_eval(step):
@@ -256,7 +252,6 @@ def _run_locked(config, workdir, main):
       meta.update(best_val_accuracy=val["accuracy"], test_accuracy=test["accuracy"], best_step=step,
                   best_val_metric=val[task.metric], test_metric=test[task.metric],
                   test_seq_accuracy=test.get("seq_accuracy"))
-      failpoints.kill_while_writing("best_write", step, ckpts.directory("best"), f"{step}{checkpoint.TMP_SUFFIX}*")
       ckpts.save("best", step, state, meta)
       failpoints.kill_at("between_checkpoints", step)
     return val, test

@@ -73,7 +73,7 @@ def test_calibrated_glorot_field_complex_from_the_command_line(tmp_path, monkeyp
              "--config.model.init_params.n_draws=200", "--config.model.init_params.delta=0.1",
              f"--config.model.init_params.cache_dir={tmp_path}")
   assert c.model.init_params.field == "complex" and c.model.init_params.n_draws == 200
-  assert classifier._init_params(c.model) == dict(field="complex", n_draws=200, delta=0.1, cache_dir=str(tmp_path))
+  assert classifier.init_params(c.model) == dict(field="complex", n_draws=200, delta=0.1, cache_dir=str(tmp_path))
   calls = []  # the Monte Carlo itself is tested in tests/inits; here: what reaches it from the command line
   monkeypatch.setattr(inits.calibration, "calibrated_scale", lambda *args: calls.append(args) or 0.5)
   _build(_tiny(c))
@@ -92,7 +92,7 @@ def test_lru_default_is_the_factorys_ring():
   defaults = inspect.signature(inits.diagonal.lru_ring).parameters
   assert (defaults["r_min"].default, defaults["r_max"].default) == (0.4, 0.9)
   c = _parse(config="configs/imdb.py:recurrence=lru")
-  assert classifier._init_params(c.model) == {}
+  assert classifier.init_params(c.model) == {}
   radii = _build(_tiny(c)).spectral_radii()
   assert all(0.4 - 1e-5 <= r <= 0.9 + 1e-5 for r in radii)
 
