@@ -28,31 +28,35 @@ class RunLock:
     self.path = os.path.join(workdir, LOCK_NAME)
     self._fd = None
 
-  def holder(self) -> str | None:
-    """Who holds the lock ("pid 123 on host"), or None when nobody does (tested without taking it)."""
+  def _try_lock(self) -> int | None:
+    """An fd holding the lock, or None when a live process holds it."""
     fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-      with open(self.path) as f:
-        return f.read().strip() or "another process"
-    else:
-      fcntl.flock(fd, fcntl.LOCK_UN)
-      return None
-    finally:
       os.close(fd)
+      return None
+    return fd
+
+  def _holder_text(self) -> str:
+    with open(self.path) as f:
+      return f.read().strip() or "another process"
+
+  def holder(self) -> str | None:
+    """Who holds the lock ("pid 123 on host"), or None when nobody does (tested without keeping it)."""
+    fd = self._try_lock()
+    if fd is None:
+      return self._holder_text()
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    return None
 
   def acquire(self) -> None:
     """Takes the lock, or raises ConfigError naming the live process that holds it."""
-    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      os.close(fd)
-      with open(self.path) as f:
-        holder = f.read().strip() or "another process"
-      raise ConfigError(f"workdir {os.path.dirname(self.path)} is in use by a live run ({holder}); wait for it, "
-                        f"stop it, or choose another --workdir") from None
+    fd = self._try_lock()
+    if fd is None:
+      raise ConfigError(f"workdir {os.path.dirname(self.path)} is in use by a live run ({self._holder_text()}); "
+                        f"wait for it, stop it, or choose another --workdir")
     os.ftruncate(fd, 0)
     os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
     self._fd = fd
