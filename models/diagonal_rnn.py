@@ -45,6 +45,21 @@ def diagonal_recurrence(block, lam):
   return recur
 
 
+def complex_initial_state(block, batch: int):
+  """h_0 = 0 (B, n) of a complex-state block: complex64 for float32 parameters, complex128 for float64 ones."""
+  dtype = jnp.complex64 if block.D[...].dtype == jnp.float32 else jnp.complex128
+  return jnp.zeros((batch, block.B_re.shape[0]), dtype)
+
+
+def diagonal_step(block, lam, B_re, B_im, h, u):
+  """h_t = lam * h_{t-1} + B u_t (through the recurrent LayerNorm if the block has one): h (B, n), u (B, d)."""
+  h = lam * h + jax.lax.complex(u @ B_re.T, u @ B_im.T)
+  if block.recurrent_layer_norm:
+    bias = jax.lax.complex(block.norm_bias_re[...], block.norm_bias_im[...])
+    h = norms.recurrent_layer_norm(h, block.norm_scale[...], bias)
+  return h
+
+
 def initial_eigenvalues(init, init_params, key, n):
   """The eigenvalues (n,) complex64 of `init` (an inits name) drawn with `key`: a diagonal model's lambda."""
   return inits.get(init, **(init_params or {}))(key, (n,), jnp.complex64)
@@ -104,6 +119,18 @@ class DiagonalRNN(nnx.Module):
     return norms.apply_recurrence(
         x, mask, project_in=lambda u: complex_input_projection(u, B_re, B_im), recur=diagonal_recurrence(self, lam),
         project_out=project_out, bidirectional=self.bidirectional)
+
+  def initial_state(self, batch: int):
+    """h_0 = 0 for `batch` sequences: (B, n) complex."""
+    return complex_initial_state(self, batch)
+
+  def step(self, h, u):
+    """One step of the recurrence (the step mode, models/step.py): h (B, n), u (B, d_model) -> (h_t, y_t)."""
+    linear_rnn.check_unidirectional(self)
+    D = self.D[...]
+    u = u.astype(D.dtype)
+    h = diagonal_step(self, self.eigenvalues(), self.B_re[...], self.B_im[...], h, u)
+    return h, jnp.real(h) @ self.C[...].T + D * u
 
   def spectral_radius(self) -> float:
     """max |lambda| of the live parameters, on the host."""

@@ -20,6 +20,12 @@ def normal(key, shape, variance, dtype=jnp.float32):
   return math.sqrt(variance) * jax.random.normal(key, shape, dtype)
 
 
+def check_unidirectional(block):
+  """The step mode needs a unidirectional block: a bidirectional one's output at t reads the future."""
+  if block.bidirectional:
+    raise ValueError("a bidirectional block has no step mode (its output reads the future)")
+
+
 class LinearRNN(nnx.Module):
   """Dense real linear recurrence (the paper's "dense" rows), on padded batches.
 
@@ -79,6 +85,20 @@ class LinearRNN(nnx.Module):
 
     return norms.apply_recurrence(x, mask, project_in=project_in, recur=recur, project_out=project_out,
                                   bidirectional=self.bidirectional)
+
+  def initial_state(self, batch: int):
+    """h_0 = 0 for `batch` sequences: (B, n) in the parameters' dtype."""
+    return jnp.zeros((batch, self.A.shape[0]), self.D[...].dtype)
+
+  def step(self, h, u):
+    """One step of the recurrence (the step mode, models/step.py): h (B, n), u (B, d_model) -> (h_t, y_t)."""
+    check_unidirectional(self)
+    D = self.D[...]
+    u = u.astype(D.dtype)
+    h = h @ self.A[...].T + u @ self.B[...].T
+    if self.recurrent_layer_norm:
+      h = norms.recurrent_layer_norm(h, self.norm_scale[...], self.norm_bias[...])
+    return h, h @ self.C[...].T + D * u
 
   def spectral_radius(self) -> float:
     """max |eig(A)| of the live A, on the host in float64."""

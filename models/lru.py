@@ -8,6 +8,7 @@ import numpy as np
 from flax import nnx
 
 from models import diagonal_rnn
+from models import linear_rnn
 from models import norms
 from models.params import RecurrentParam
 from models import scan as scan_lib
@@ -117,6 +118,20 @@ class LRU(nnx.Module):
         x, mask, project_in=lambda u: diagonal_rnn.complex_input_projection(u, B_re, B_im),
         recur=diagonal_rnn.diagonal_recurrence(self, lam),
         project_out=project_out, bidirectional=self.bidirectional)
+
+  def initial_state(self, batch: int):
+    """h_0 = 0 for `batch` sequences: (B, n) complex."""
+    return diagonal_rnn.complex_initial_state(self, batch)
+
+  def step(self, h, u):
+    """One step of the recurrence (the step mode, models/step.py): h (B, n), u (B, d_model) -> (h_t, y_t)."""
+    linear_rnn.check_unidirectional(self)
+    D = self.D[...]
+    u = u.astype(D.dtype)
+    gamma = jnp.exp(self.gamma_log[...])
+    h = diagonal_rnn.diagonal_step(self, self.eigenvalues(), gamma[:, None] * self.B_re[...],
+                                   gamma[:, None] * self.B_im[...], h, u)
+    return h, jnp.real(h) @ self.C_re[...].T - jnp.imag(h) @ self.C_im[...].T + D * u
 
   def spectral_radius(self) -> float:
     """max |lambda| = max exp(-exp(nu_log)) of the live parameters, on the host."""

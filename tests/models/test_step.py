@@ -9,7 +9,6 @@ from flax import nnx
 
 import models
 from models import heads
-from models import step as step_lib
 
 
 def run_steps(step, state, xs):
@@ -28,7 +27,7 @@ def test_block_step_equals_the_scan(recurrence, layer_norm):
   block = models.BLOCKS[recurrence](6, 10, init=init, recurrent_layer_norm=layer_norm, rngs=nnx.Rngs(params=3))
   x = jax.random.normal(jax.random.key(1), (2, 5, 6))
   y_scan, _ = block(x, jnp.ones((2, 5), bool))
-  y_step = run_steps(lambda h, u: step_lib.block_step(block, h, u), step_lib.initial_state(block, 2), x)
+  y_step = run_steps(block.step, block.initial_state(2), x)
   np.testing.assert_allclose(y_step, y_scan, rtol=2e-4, atol=2e-5)
 
 
@@ -59,4 +58,4 @@ def test_model_step_equals_the_forward_pass(recurrence, norm):
 def test_bidirectional_block_has_no_step_mode():
   block = models.BLOCKS["diag"](4, 6, init="glorot_half", bidirectional=True, rngs=nnx.Rngs(params=0))
   with pytest.raises(ValueError, match="bidirectional"):
-    step_lib.block_step(block, step_lib.initial_state(block, 1), jnp.zeros((1, 4)))
+    block.step(block.initial_state(1), jnp.zeros((1, 4)))
