@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Iterable, Sequence
 
+import inits as inits_lib
 from configs.names import LRA_TASKS, RECURRENCES, TASKS
 from lra import provenance as provenance_lib
 from lra.train import workdir as workdir_lib
@@ -179,6 +180,8 @@ def table1_rows(recurrences: Sequence[str] | None = None, inits: Sequence[str] |
   _check_choice("layer_norm mode", layer_norm, LAYER_NORM_MODES)
   for rec in recurrences or ():
     _check_choice("recurrence", rec, RECURRENCES)
+  for init in inits or ():
+    inits_lib.check_name(init)  # an unknown name would otherwise match no row: "the grid is empty"
   if recurrences is not None and inits is not None:
     base = [Row(rec, init) for rec in recurrences for init in inits]
   else:

@@ -123,6 +123,7 @@ def test_row_selection_filters_or_crosses():
 @pytest.mark.parametrize("call, match", [
     (lambda: sweep.expand("/r", tasks=["cifar"]), r"unknown task 'cifar'; valid: listops, scifar, imdb"),
     (lambda: sweep.table1_rows(recurrences=["rnn"]), r"unknown recurrence 'rnn'; valid: dense, diag, lru"),
+    (lambda: sweep.table1_rows(inits=["bogus"]), r"unknown initializer 'bogus'; valid: glorot, glorot_half, "),
     (lambda: sweep.table1_rows(layer_norm="yes"), r"unknown layer_norm mode 'yes'; valid: off, add, only"),
     (lambda: sweep.expand("/r", axes=[("model.init", ["glorot"])]), r"built-in grid axis"),
     (lambda: sweep.parse_axis("model.init"), r"expected KEY=V1,V2"),
