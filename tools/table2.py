@@ -3,6 +3,8 @@
 Columns: copy test per-symbol accuracy (chance 1/8), adding test MSE (the constant predictor's beside it),
 forecast test MSE relative to persistence (< 1 beats it) and how many rollouts left the bounded range. A cell
 is mean ± std over the finished seeds; "–" with the count when seeds diverged; "n/r" when no run is there.
+A second table gives each run's largest state |h_t| (over layers) at its last validation, from metrics.jsonl:
+where an explosion stays below float32's overflow it shows there rather than as a divergence.
 """
 
 import glob
@@ -22,14 +24,32 @@ COLUMNS = {
 }
 
 
+def last_val_max_abs_h(metrics_path: str) -> float | None:
+  """The largest `val/layer_<k>/max_abs_h` over layers at the last validation in a metrics.jsonl (None if none)."""
+  if not os.path.exists(metrics_path):
+    return None
+  largest = None
+  with open(metrics_path) as f:
+    for line in f:
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError:  # a line cut by a kill
+        continue
+      values = [v for k, v in record.items() if k.startswith("val/layer_") and k.endswith("/max_abs_h")]
+      if values:
+        largest = max(float(v) for v in values)
+  return largest
+
+
 def read_runs(root: str) -> list[dict]:
-  """Every `<root>/<task>/<label>/seed<k>/results.json`, with its task, label and seed."""
+  """Every `<root>/<task>/<label>/seed<k>/results.json`, with its label, path and last validation's max |h|."""
   runs = []
   for path in sorted(glob.glob(os.path.join(root, "*", "*", "seed*", "results.json"))):
     with open(path) as f:
       result = json.load(f)
     seed_dir = os.path.dirname(path)
-    runs.append({**result, "label": os.path.basename(os.path.dirname(seed_dir)), "path": path})
+    runs.append({**result, "label": os.path.basename(os.path.dirname(seed_dir)), "path": path,
+                 "val_max_abs_h": last_val_max_abs_h(os.path.join(seed_dir, "metrics.jsonl"))})
   return runs
 
 
@@ -55,6 +75,22 @@ def rollout_cell(results: Sequence[dict]) -> str:
   return f"{len(left)}/{len(done)} left{when}"
 
 
+def state_cell(results: Sequence[dict]) -> str:
+  """The median over seeds of the last validation's max |h|, with the range; diverged seeds are counted apart."""
+  if not results:
+    return "n/r"
+  diverged = sum(bool(r["diverged"]) for r in results)
+  values = [r["val_max_abs_h"] for r in results if not r["diverged"] and r.get("val_max_abs_h") is not None]
+  parts = []
+  if values:
+    low, high = min(values), max(values)
+    spread = f" ({low:.2g}-{high:.2g})" if len(values) > 1 else ""
+    parts.append(f"{float(np.median(values)):.2g}{spread}")
+  if diverged:
+    parts.append(f"{diverged}/{len(results)} div.")
+  return "; ".join(parts) or "n/r"
+
+
 def to_markdown(runs: Sequence[dict], tasks: Sequence[str] = LONG_HORIZON_TASKS) -> str:
   """The table (rows: labels seen; columns: tasks, plus the forecast rollout), the baselines, commits, CPUs."""
   labels = sorted({r["label"] for r in runs})
@@ -76,8 +112,15 @@ def to_markdown(runs: Sequence[dict], tasks: Sequence[str] = LONG_HORIZON_TASKS)
   if "forecast" in tasks:
     baselines.append("")
   lines.append("| " + " | ".join(baselines) + " |")
+  lines += ["", "Largest state max |h_t| over layers at the last validation (median over seeds, with the range):",
+            "", "| row | " + " | ".join(tasks) + " |", "|" + "---|" * (len(tasks) + 1)]
+  for label in labels:
+    cells = [state_cell([r for r in runs if r["task"] == task and r["label"] == label]) for task in tasks]
+    lines.append(f"| {label} | " + " | ".join(cells) + " |")
   commits = sorted({(r["provenance"]["commit"][:7] + ("+dirty" if r["provenance"].get("dirty") else ""))
                     for r in runs})
   cpus = sorted({str(r["provenance"].get("cpu_model")) for r in runs})
-  lines += ["", f"Runs: {len(runs)}; commits: {', '.join(commits) or 'none'}; CPU: {', '.join(cpus) or 'none'}."]
+  walls = [r["wall_s"] for r in runs if r.get("wall_s") is not None]
+  wall = f"; train.py wall time {sum(walls) / 60:.0f} min in all, median {np.median(walls):.0f} s a run" if walls else ""
+  lines += ["", f"Runs: {len(runs)}; commits: {', '.join(commits) or 'none'}; CPU: {', '.join(cpus) or 'none'}{wall}."]
   return "\n".join(lines) + "\n"

@@ -22,9 +22,26 @@ def test_cells_baselines_and_rollouts(tmp_path):
   write(tmp_path, "forecast", "diag-glorot", 0, test_mse_over_persistence=0.5, rollout_left_range=True,
         rollout_left_at_step=37, rollout_steps=4096)
   markdown = table2.to_markdown(table2.read_runs(str(tmp_path)))
-  rows = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in markdown.splitlines() if line.startswith("| ")}
+  results_table = markdown.split("\n\n")[0]
+  rows = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in results_table.splitlines()
+          if line.startswith("| ")}
   assert rows["diag-diag_uniform"][0] == "0.800 ± 0.100 (2 seeds)" and rows["diag-diag_uniform"][1] == "n/r"
   assert rows["diag-glorot"][:2] == ["– (1/2 div.)", "0.040 (1 seed)"]
   assert rows["diag-glorot"][2:] == ["0.500 (1 seed)", "1/1 left (from step 37) |"]
   assert rows["baseline"][:2] == ["chance 0.125", "constant 1 0.170"]
   assert "commits: abcdef0; CPU: Test CPU" in markdown
+
+
+def test_state_table_reads_the_last_validation_of_metrics_jsonl(tmp_path):
+  for seed, wall, last in [(0, 50.0, 3e6), (1, 70.0, 5e2)]:
+    write(tmp_path, "copy", "diag-glorot", seed, test_metric=0.2, wall_s=wall)
+    lines = [{"step": 10, "val/layer_0/max_abs_h": 1e9, "val/layer_1/max_abs_h": 2.0},
+             {"step": 10, "train/layer_0/max_abs_h": 1e12},  # training records are not validations
+             {"step": 20, "val/layer_0/max_abs_h": 4.0, "val/layer_1/max_abs_h": last}]
+    text = "\n".join(json.dumps(r) for r in lines) + '\n{"step": 30, "val/la'  # a line cut by a kill
+    (tmp_path / "copy" / "diag-glorot" / f"seed{seed}" / "metrics.jsonl").write_text(text)
+  write(tmp_path, "copy", "diag-glorot", 2, diverged=True, test_metric=None)
+  markdown = table2.to_markdown(table2.read_runs(str(tmp_path)), tasks=("copy",))
+  state_rows = [line for line in markdown.splitlines() if line.startswith("| diag-glorot |")]
+  assert state_rows[-1] == "| diag-glorot | 1.5e+06 (5e+02-3e+06); 1/3 div. |"   # the median of 3e6 and 500
+  assert "wall time 2 min in all, median 60 s a run" in markdown
