@@ -228,6 +228,7 @@ def _run_locked(config, workdir, main):
                        donate_argnums=0)
     eval_fn = jax.jit(lambda s, b: task_steps.eval_step(graphdef, s, b, loss=task.loss))
   better = {"max": lambda new, old: new > old, "min": lambda new, old: new < old}[data_lib.METRICS[task.metric]]
+  classifies = task.loss == "cross_entropy"  # an MSE task has no accuracy to log (its `correct` is always 0)
 
   def save_latest():
     meta["wall_s"] = wall_before + time.time() - t_start
@@ -238,10 +239,10 @@ def _run_locked(config, workdir, main):
     val, test = (evaluate(eval_fn, state, eval_batches[n], mesh, step) for n in ("val", "test"))
     nnx.update(model, state["params"], state["model_state"])
     radii = model.spectral_radii()
-    record = {"val/accuracy": val["accuracy"], "val/loss": val["loss"], "test/accuracy": test["accuracy"],
-              "test/loss": test["loss"], "epoch": meta["epoch"],
+    accuracies = {"val/accuracy": val["accuracy"], "test/accuracy": test["accuracy"]} if classifies else {}
+    record = {**accuracies, "val/loss": val["loss"], "test/loss": test["loss"], "epoch": meta["epoch"],
               **{f"{n}/seq_accuracy": r["seq_accuracy"] for n, r in (("val", val), ("test", test))
-                 if "seq_accuracy" in r},
+                 if "seq_accuracy" in r and classifies},
               **{f"val/{k}": v for k, v in val.items() if "/" in k},
               **{f"layer_{i}/spectral_radius": r for i, r in enumerate(radii)}}
     logger.log(step, record)
@@ -278,10 +279,12 @@ def _run_locked(config, workdir, main):
           meta["step_in_epoch"] += 1
           tokens += float(metrics["tokens"])
           bar.update(1)
-          bar.set_postfix(epoch=meta["epoch"], loss=f"{metrics['loss']:.3f}", acc=f"{metrics['accuracy']:.3f}")
+          bar.set_postfix(epoch=meta["epoch"], loss=f"{metrics['loss']:.3f}",
+                          **({"acc": f"{metrics['accuracy']:.3f}"} if classifies else {}))
           if step % config.train.log_every_steps == 0 or step == total_steps:
             elapsed = time.time() - t_log
-            logger.log(step, {"train/loss": metrics["loss"], "train/accuracy": metrics["accuracy"],
+            logger.log(step, {"train/loss": metrics["loss"],
+                              **({"train/accuracy": metrics["accuracy"]} if classifies else {}),
                               "train/grad_norm": metrics["grad_norm"], "train/param_norm": metrics["param_norm"],
                               "train/tokens_per_s": tokens / max(elapsed, 1e-9), "epoch": meta["epoch"],
                               **{f"lr/{g}": float(s(step - 1)) for g, s in lr_schedules.items()},
@@ -294,7 +297,7 @@ def _run_locked(config, workdir, main):
           if (end_of_epoch or step == total_steps or
               (config.train.eval_every_steps > 0 and step % config.train.eval_every_steps == 0)):
             val, _ = do_eval(step)
-            bar.set_postfix(epoch=meta["epoch"], val_acc=f"{val['accuracy']:.3f}")
+            bar.set_postfix(epoch=meta["epoch"], **{f"val_{task.metric}": f"{val[task.metric]:.3f}"})
             save_latest()
           elif step % config.train.ckpt_every_steps == 0:
             save_latest()
@@ -320,7 +323,8 @@ def _run_locked(config, workdir, main):
       "n_layers": config.model.n_layers, "max_length": config.data.max_length,
       "recurrent_layer_norm": bool(config.model.recurrent_layer_norm),
       "diverged": diverged_step is not None, "diverged_step": diverged_step,
-      "best_val_accuracy": meta["best_val_accuracy"], "test_accuracy": meta["test_accuracy"],
+      "best_val_accuracy": meta["best_val_accuracy"] if classifies else None,
+      "test_accuracy": meta["test_accuracy"] if classifies else None,
       "best_step": meta["best_step"], "steps": step, "total_steps": total_steps,
       "epochs_done": meta["epoch"], "wall_s": meta["wall_s"], "finished": True,
       "devices": jax.device_count(), "processes": jax.process_count(), "platform": jax.default_backend(),

@@ -46,8 +46,11 @@ def test_tiny_forecast_run_keeps_the_lowest_mse_and_rolls_out(tmp_path):
                          mg_dt=0.5)
   results = loop.run(c, str(tmp_path / "run"))
   with open(tmp_path / "run" / "metrics.jsonl") as f:
-    evals = [r for r in map(json.loads, f) if "val/loss" in r]
+    records = list(map(json.loads, f))
+  evals = [r for r in records if "val/loss" in r]
   assert len(evals) == 2 and results["metric"] == "mse"
+  assert not any(k.endswith("accuracy") for r in records for k in r)  # a regression has no accuracy to log
+  assert results["best_val_accuracy"] is None and results["test_accuracy"] is None
   assert results["best_val_metric"] == pytest.approx(min(r["val/loss"] for r in evals))
   best = min(evals, key=lambda r: r["val/loss"])
   assert results["test_metric"] == pytest.approx(best["test/loss"]) and results["best_step"] == best["step"]
