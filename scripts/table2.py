@@ -13,12 +13,17 @@ def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__)
   p.add_argument("--root", required=True, help="the sweep root: <root>/<task>/<row>/seed<k>/results.json")
   p.add_argument("--out", default=None, help="also write the Markdown here")
+  p.add_argument("--plot", default=None, help="also draw the validation curves per task as this PNG")
   args = p.parse_args(argv)
-  markdown = table2.to_markdown(table2.read_runs(args.root))
+  runs = table2.read_runs(args.root)
+  markdown = table2.to_markdown(runs)
   print(markdown)
   if args.out:
     with open(args.out, "w") as f:
       f.write(markdown)
+  if args.plot:
+    table2.plot_curves(runs, args.plot)
+    print(f"wrote {args.plot}")
 
 
 if __name__ == "__main__":

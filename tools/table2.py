@@ -5,6 +5,7 @@ forecast test MSE relative to persistence (< 1 beats it) and how many rollouts l
 is mean ± std over the finished seeds; "–" with the count when seeds diverged; "n/r" when no run is there.
 A second table gives each run's largest state |h_t| (over layers) at its last validation, from metrics.jsonl:
 where an explosion stays below float32's overflow it shows there rather than as a divergence.
+`plot_curves` draws every row's validation curve per task (mean over seeds) with the task's baseline, as a PNG.
 """
 
 import glob
@@ -39,6 +40,22 @@ def last_val_max_abs_h(metrics_path: str) -> float | None:
       if values:
         largest = max(float(v) for v in values)
   return largest
+
+
+def val_curve(metrics_path: str, key: str) -> tuple[list[int], list[float]]:
+  """(steps, values) of `key` over a metrics.jsonl's validation records (lines cut by a kill are skipped)."""
+  steps, values = [], []
+  if os.path.exists(metrics_path):
+    with open(metrics_path) as f:
+      for line in f:
+        try:
+          record = json.loads(line)
+        except json.JSONDecodeError:
+          continue
+        if key in record:
+          steps.append(int(record["step"]))
+          values.append(float(record[key]))
+  return steps, values
 
 
 def read_runs(root: str) -> list[dict]:
@@ -124,3 +141,55 @@ def to_markdown(runs: Sequence[dict], tasks: Sequence[str] = LONG_HORIZON_TASKS)
   wall = f"; train.py wall time {sum(walls) / 60:.0f} min in all, median {np.median(walls):.0f} s a run" if walls else ""
   lines += ["", f"Runs: {len(runs)}; commits: {', '.join(commits) or 'none'}; CPU: {', '.join(cpus) or 'none'}{wall}."]
   return "\n".join(lines) + "\n"
+
+
+# task -> (metrics.jsonl key, y label, log scale, the results.json baseline key)
+CURVES = {
+    "copy": ("val/accuracy", "val per-symbol accuracy", False, "chance_accuracy"),
+    "adding": ("val/loss", "val MSE", True, "constant_one_test_mse"),
+    "forecast": ("val/loss", "val MSE", True, "persistence_test_mse"),
+}
+
+
+def plot_curves(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = LONG_HORIZON_TASKS) -> dict:
+  """One panel per task: each row's validation curve (mean over the seeds that logged it, cut to the shortest, so
+  a seed that diverged ends it), the baseline dotted. Returns {(task, label): (steps, mean)} as drawn."""
+  import matplotlib
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt
+
+  labels = sorted({r["label"] for r in runs})
+  colors = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)}
+  fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
+  drawn = {}
+  for ax, task in zip(axes[0], tasks):
+    key, ylabel, log, baseline_key = CURVES[task]
+    task_runs = [r for r in runs if r["task"] == task]
+    for label in labels:
+      curves = [val_curve(os.path.join(os.path.dirname(r["path"]), "metrics.jsonl"), key)
+                for r in task_runs if r["label"] == label]
+      curves = [c for c in curves if c[0]]
+      if not curves:
+        continue
+      length = min(len(steps) for steps, _ in curves)
+      mean = np.nanmean([values[:length] for _, values in curves], axis=0)
+      drawn[task, label] = (curves[0][0][:length], mean.tolist())
+      ax.plot(curves[0][0][:length], mean, color=colors[label], label=f"{label} ({len(curves)})",
+              linestyle="--" if label.startswith("dense") else "-")
+    baselines = [r[baseline_key] for r in task_runs if r.get(baseline_key) is not None]
+    if baselines:
+      ax.axhline(float(np.mean(baselines)), color="black", linestyle=":", label="baseline")
+    if log:
+      ax.set_yscale("log")
+    ax.set(title=task, xlabel="step", ylabel=ylabel)
+  handles, names = axes[0][0].get_legend_handles_labels()
+  for ax in axes[0][1:]:
+    for h, n in zip(*ax.get_legend_handles_labels()):
+      if n not in names:
+        handles.append(h)
+        names.append(n)
+  fig.legend(handles, names, loc="center right", fontsize=8)
+  fig.tight_layout(rect=(0, 0, 0.82, 1))
+  fig.savefig(out_png, dpi=110)
+  plt.close(fig)
+  return drawn

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tools import table2
 
 PROV = {"commit": "abcdef0123", "dirty": False, "cpu_model": "Test CPU"}
@@ -45,3 +47,19 @@ def test_state_table_reads_the_last_validation_of_metrics_jsonl(tmp_path):
   state_rows = [line for line in markdown.splitlines() if line.startswith("| diag-glorot |")]
   assert state_rows[-1] == "| diag-glorot | 1.5e+06 (5e+02-3e+06); 1/3 div. |"   # the median of 3e6 and 500
   assert "wall time 2 min in all, median 60 s a run" in markdown
+
+
+def test_curves_average_the_seeds_and_draw_a_png(tmp_path):
+  for seed, values in [(0, [0.2, 0.6]), (1, [0.4, 0.8])]:
+    write(tmp_path, "copy", "diag-diag_uniform", seed, test_metric=0.7, chance_accuracy=0.125)
+    lines = [{"step": 100 * (i + 1), "val/accuracy": v} for i, v in enumerate(values)]
+    (tmp_path / "copy" / "diag-diag_uniform" / f"seed{seed}" / "metrics.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in lines) + "\n")
+  runs = table2.read_runs(str(tmp_path))
+  assert table2.val_curve(runs[0]["path"].replace("results.json", "metrics.jsonl"), "val/accuracy") == (
+      [100, 200], [0.2, 0.6])
+  out = tmp_path / "curves.png"
+  drawn = table2.plot_curves(runs, str(out), tasks=("copy", "adding"))
+  steps, mean = drawn["copy", "diag-diag_uniform"]
+  assert steps == [100, 200] and mean == pytest.approx([0.3, 0.7]) and len(drawn) == 1
+  assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
