@@ -24,7 +24,6 @@ import math  # noqa: E402
 import pathlib  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -36,6 +35,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from inits import stability  # noqa: E402
+from lra import provenance  # noqa: E402
 
 N_LAYERS = 2  # the trained models' depth; the maps show p_diverge for this many independent recurrences
 SEQUENCE_FILL = 0.9  # ListOps expressions of SEQUENCE_FILL * L to L tokens, so every run really sees ~L steps
@@ -359,22 +359,9 @@ def write_csv(path, rows):
 
 
 def machine():
-  try:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")),
-                 platform.processor())
-  except (OSError, subprocess.CalledProcessError):
-    model = platform.processor() or "unknown"
-  return dict(cpu_model=model, cpu_count=os.cpu_count(), platform=platform.platform(), jax=jax.__version__,
-              numpy=np.__version__, python=platform.python_version())
-
-
-def git_commit():
-  try:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                          cwd=REPO).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    return None
+  """The CPU and versions the figures were made with (lra.provenance's lookups)."""
+  return dict(cpu_model=provenance.cpu_model() or "unknown", cpu_count=os.cpu_count(), platform=platform.platform(),
+              jax=jax.__version__, numpy=np.__version__, python=platform.python_version())
 
 
 def main(argv=None):
@@ -411,7 +398,7 @@ def main(argv=None):
   seconds["figure"] = time.perf_counter() - stage
   seconds["total"] = time.perf_counter() - start
   meta = dict(observations_from=args.reuse_observations or "trained in this run", command="python scripts/stability_map.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              commit=git_commit(), machine=machine(), load_average_before=load_before,
+              commit=provenance.commit_label(), machine=machine(), load_average_before=load_before,
               load_average_after=os.getloadavg(), seconds=seconds,
               sizes=dict(ns=size["ns"], lengths=size["lengths"], draws=size["draws"], seeds=size["seeds"],
                          inits=list(size["inits"])),
