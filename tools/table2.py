@@ -174,14 +174,14 @@ def plot_curves(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = LONG_
       length = min(len(steps) for steps, _ in curves)
       mean = np.nanmean([values[:length] for _, values in curves], axis=0)
       drawn[task, label] = (curves[0][0][:length], mean.tolist())
-      ax.plot(curves[0][0][:length], mean, color=colors[label], label=f"{label} ({len(curves)})",
+      ax.plot(curves[0][0][:length], mean, color=colors[label], label=label,
               linestyle="--" if label.startswith("dense") else "-")
     baselines = [r[baseline_key] for r in task_runs if r.get(baseline_key) is not None]
     if baselines:
       ax.axhline(float(np.mean(baselines)), color="black", linestyle=":", label="baseline")
     if log:
       ax.set_yscale("log")
-    ax.set(title=task, xlabel="step", ylabel=ylabel)
+    ax.set(title=f"{task} (mean over seeds)", xlabel="step", ylabel=ylabel)
   handles, names = axes[0][0].get_legend_handles_labels()
   for ax in axes[0][1:]:
     for h, n in zip(*ax.get_legend_handles_labels()):
