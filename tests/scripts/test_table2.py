@@ -1,6 +1,8 @@
 """Table 2 from fake results.json files: mean ± std over seeds, the divergence count, baselines, rollouts."""
 
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -63,3 +65,15 @@ def test_curves_average_the_seeds_and_draw_a_png(tmp_path):
   steps, mean = drawn["copy", "diag-diag_uniform"]
   assert steps == [100, 200] and mean == pytest.approx([0.3, 0.7]) and len(drawn) == 1
   assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reproduce_script_lists_the_issue_grid(tmp_path):
+  """{dense, diag} x {glorot, glorot_half, rescaled_glorot, diag_uniform} plus the LRU, 3 tasks, 3 seeds."""
+  repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  out = subprocess.run(["bash", "scripts/reproduce_cpu_tasks.sh", str(tmp_path / "t2"), "--dry-run"], cwd=repo,
+                       capture_output=True, text=True, check=True, timeout=120).stdout
+  assert "81 runs: 81 new" in out
+  for task in ("copy", "adding", "forecast"):
+    for row in ("dense-glorot_half", "diag-diag_uniform", "lru-lru_ring"):
+      assert f"--config configs/{task}.py:cpu --workdir {tmp_path}/t2/{task}/{row}/seed2" in out
+  assert not (tmp_path / "t2" / "copy").exists()  # a dry run writes no run
