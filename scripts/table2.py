@@ -14,6 +14,7 @@ def main(argv=None):
   p.add_argument("--root", required=True, help="the sweep root: <root>/<task>/<row>/seed<k>/results.json")
   p.add_argument("--out", default=None, help="also write the Markdown here")
   p.add_argument("--plot", default=None, help="also draw the validation curves per task as this PNG")
+  p.add_argument("--plot-rollouts", default=None, help="also draw the forecast rollouts (rollout.npy) as this PNG")
   args = p.parse_args(argv)
   runs = table2.read_runs(args.root)
   markdown = table2.to_markdown(runs)
@@ -24,6 +25,9 @@ def main(argv=None):
   if args.plot:
     table2.plot_curves(runs, args.plot)
     print(f"wrote {args.plot}")
+  if args.plot_rollouts:
+    table2.plot_rollouts(runs, args.plot_rollouts)
+    print(f"wrote {args.plot_rollouts}")
 
 
 if __name__ == "__main__":

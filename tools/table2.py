@@ -5,7 +5,8 @@ forecast test MSE relative to persistence (< 1 beats it) and how many rollouts l
 is mean ± std over the finished seeds; "–" with the count when seeds diverged; "n/r" when no run is there.
 A second table gives each run's largest state |h_t| (over layers) at its last validation, from metrics.jsonl:
 where an explosion stays below float32's overflow it shows there rather than as a divergence.
-`plot_curves` draws every row's validation curve per task (mean over seeds) with the task's baseline, as a PNG.
+`plot_curves` draws every row's validation curve per task (mean over seeds) with the task's baseline, and
+`plot_rollouts` the forecast rollouts' largest |value| over time (from each run's rollout.npy), as PNGs.
 """
 
 import glob
@@ -193,3 +194,37 @@ def plot_curves(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = LONG_
   fig.savefig(out_png, dpi=110)
   plt.close(fig)
   return drawn
+
+
+def plot_rollouts(runs: Sequence[dict], out_png: str) -> dict:
+  """The forecast rollouts: per row, the largest |forecast| over its examples and seeds at each step (log scale),
+  and the bounded range's edge dotted. Returns {label: envelope (steps,)} as drawn; rows without rollout.npy are
+  left out."""
+  import matplotlib
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt
+
+  envelopes, bounds = {}, []
+  for label in sorted({r["label"] for r in runs if r["task"] == "forecast"}):
+    arrays = []
+    for r in runs:
+      path = os.path.join(os.path.dirname(r["path"]), "rollout.npy")
+      if r["task"] == "forecast" and r["label"] == label and os.path.exists(path):
+        arrays.append(np.abs(np.load(path)).max(axis=1))
+        bounds.append(r["rollout_bound"])
+    if arrays:
+      length = min(len(a) for a in arrays)
+      envelopes[label] = np.max([a[:length] for a in arrays], axis=0)
+  fig, ax = plt.subplots(figsize=(7, 4))
+  for i, (label, envelope) in enumerate(envelopes.items()):
+    ax.plot(np.arange(1, len(envelope) + 1), np.where(np.isfinite(envelope), envelope, np.nan), label=label,
+            color=plt.get_cmap("tab10")(i % 10), linestyle="--" if label.startswith("dense") else "-")
+  if bounds:
+    ax.axhline(float(np.mean(bounds)), color="black", linestyle=":", label="bounded range")
+  ax.set(yscale="log", xscale="log", xlabel="rollout step", ylabel="largest |forecast| (examples, seeds)",
+         title="forecast: autoregressive rollout")
+  ax.legend(fontsize=8, loc="upper left")
+  fig.tight_layout()
+  fig.savefig(out_png, dpi=110)
+  plt.close(fig)
+  return envelopes

@@ -2,7 +2,8 @@
 
 Files in `workdir`: config.json (the resolved config), metrics.jsonl (one JSON a log line), results.json (the
 summary: divergence, best validation accuracy, the test accuracy at that evaluation, steps, wall time),
-checkpoints/{latest,best} (orbax), run.lock (held while the run lives) and wandb/ (when wandb is offline);
+checkpoints/{latest,best} (orbax), run.lock (held while the run lives), wandb/ (when wandb is offline) and, for
+a forecaster, rollout.npy (the autoregressive rollout's forecasts, (steps, examples) float32);
 config.json and results.json carry the provenance. A run started again in the same workdir resumes from its
 latest checkpoint and ends with the same numbers as an uninterrupted one, however it was stopped; a finished or
 diverged run returns its results at once.
@@ -32,6 +33,7 @@ from models import classifier, heads
 from models import scan as scan_lib
 
 SPLITS = ("train", "val", "test")
+ROLLOUT_FILE = "rollout.npy"
 
 
 def validate_config(config) -> None:
@@ -122,20 +124,20 @@ def evaluate(eval_fn, state, batches, mesh, step=None) -> dict:
           "count": totals["count"], **extra, **stat_max, **{k: v / max(n_batches, 1) for k, v in stat_sum.items()}}
 
 
-def _forecast_results(config, task, model, state, splits, diverged_step) -> dict:
-  """Forecast only: the test MSE relative to persistence and the autoregressive rollout's summary (lra/train/rollout.py)
-  from the final parameters; {} for other tasks."""
+def _forecast_results(config, task, model, state, splits, diverged_step) -> tuple[dict, np.ndarray | None]:
+  """Forecast only: the history and horizon, and the autoregressive rollout (lra/train/rollout.py) from the final
+  parameters: its summary for results.json and the forecasts (steps, examples); ({}, None) for other tasks."""
   if task.name != "forecast":
-    return {}
+    return {}, None
   cfg = config.data.forecast
   out = {"history": task.history, "horizon": task.num_positions}
   if diverged_step is not None or cfg.rollout_steps == 0:
-    return out
+    return out, None
   nnx.update(model, state["params"], state["model_state"])
   test = splits["test"]
   starts = np.linspace(0, len(test) - 1, min(cfg.rollout_examples, len(test))).astype(int)
   forecasts = rollout_lib.rollout(model, test.inputs[starts, :task.history, 0], cfg.rollout_steps)
-  return {**out, **rollout_lib.summarise(forecasts, cfg.rollout_bound, test.info["max_abs_value"])}
+  return {**out, **rollout_lib.summarise(forecasts, cfg.rollout_bound, test.info["max_abs_value"])}, forecasts
 
 
 def run(config, workdir: str) -> dict:
@@ -317,6 +319,7 @@ def _run_locked(config, workdir, main):
   finally:  # also on Ctrl-C, a signal or an error: let a checkpoint being written finish, so the next start reads it
     bar.close()
     ckpts.close()
+  forecast, rollout_forecasts = _forecast_results(config, task, model, state, splits, diverged_step)
   results = {
       "task": config.task, "recurrence": config.model.recurrence, "init": config.model.init,
       "seed": config.seed, "d_model": config.model.d_model, "d_hidden": config.model.d_hidden,
@@ -332,7 +335,7 @@ def _run_locked(config, workdir, main):
       "metric": task.metric, "best_val_metric": meta.get("best_val_metric"), "test_metric": meta.get("test_metric"),
       **({"test_seq_accuracy": meta.get("test_seq_accuracy")} if task.head == "per_position" and
          task.loss == "cross_entropy" else {}),
-      **task.baseline(splits), **_forecast_results(config, task, model, state, splits, diverged_step),
+      **task.baseline(splits), **forecast,
       "predicted_p_diverge": prediction["p_diverge"] if prediction else None,
       "provenance": prov,
   }
@@ -341,6 +344,8 @@ def _run_locked(config, workdir, main):
   logger.summary(results)
   logger.close()
   if main:
+    if rollout_forecasts is not None:  # before results.json, which marks the run finished
+      np.save(os.path.join(workdir, ROLLOUT_FILE), rollout_forecasts)
     _write_json(results_path, results, kill_point="results_write")
     status = f"DIVERGED at step {diverged_step}" if results["diverged"] else (
         f"best val {task.metric} {results['best_val_metric']:.4f}, test at best val {results['test_metric']:.4f}")

@@ -57,4 +57,6 @@ def test_tiny_forecast_run_keeps_the_lowest_mse_and_rolls_out(tmp_path):
   assert results["test_mse_over_persistence"] == pytest.approx(results["test_metric"] /
                                                                results["persistence_test_mse"])
   assert results["rollout_steps"] == 12 and results["rollout_examples"] == 3
+  forecasts = np.load(tmp_path / "run" / loop.ROLLOUT_FILE)
+  assert forecasts.shape == (12, 3) and results["rollout_max_abs"] == pytest.approx(np.abs(forecasts).max())
   assert results["rollout_left_range"] == (results["rollout_left_at_step"] is not None)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 
+import numpy as np
 import pytest
 
 from tools import table2
@@ -77,3 +78,16 @@ def test_reproduce_script_lists_the_issue_grid(tmp_path):
     for row in ("dense-glorot_half", "diag-diag_uniform", "lru-lru_ring"):
       assert f"--config configs/{task}.py:cpu --workdir {tmp_path}/t2/{task}/{row}/seed2" in out
   assert not (tmp_path / "t2" / "copy").exists()  # a dry run writes no run
+
+
+def test_rollout_plot_takes_the_envelope_over_examples_and_seeds(tmp_path):
+  rollouts = {0: [[1.0, -2.0], [3.0, 0.5], [-9.0, 1.0]], 1: [[4.0, 0.0], [1.0, 1.0], [np.inf, 0.0]]}
+  for seed, forecasts in rollouts.items():
+    write(tmp_path, "forecast", "diag-glorot", seed, test_mse_over_persistence=9.0, rollout_bound=20.0)
+    np.save(tmp_path / "forecast" / "diag-glorot" / f"seed{seed}" / "rollout.npy", np.array(forecasts))
+  write(tmp_path, "forecast", "diag-rescaled_glorot", 0, test_mse_over_persistence=0.4, rollout_bound=20.0)
+  out = tmp_path / "rollouts.png"
+  envelopes = table2.plot_rollouts(table2.read_runs(str(tmp_path)), str(out))
+  assert list(envelopes) == ["diag-glorot"]   # the run without rollout.npy is left out
+  np.testing.assert_array_equal(envelopes["diag-glorot"], [4.0, 3.0, np.inf])
+  assert out.read_bytes()[:4] == b"\x89PNG"
