@@ -1,7 +1,8 @@
 """The training loop: `run(config, workdir)` trains, evaluates, checkpoints, logs and writes results.json.
 
 Files in `workdir`: config.json (the resolved config), metrics.jsonl (one JSON a log line), results.json (the
-summary: divergence, best validation accuracy, the test accuracy at that evaluation, steps, wall time),
+summary: divergence, the best validation value of the task's metric (accuracy or MSE), the test value at that
+evaluation, steps, wall time),
 checkpoints/{latest,best} (orbax), run.lock (held while the run lives), wandb/ (when wandb is offline) and, for
 a forecaster, rollout.npy (the autoregressive rollout's forecasts, (steps, examples) float32);
 config.json and results.json carry the provenance. A run started again in the same workdir resumes from its
@@ -333,8 +334,8 @@ def _run_locked(config, workdir, main):
       "devices": jax.device_count(), "processes": jax.process_count(), "platform": jax.default_backend(),
       "val_from_test": bool(splits["val"].info.get("val_from_test", False)),
       "metric": task.metric, "best_val_metric": meta.get("best_val_metric"), "test_metric": meta.get("test_metric"),
-      **({"test_seq_accuracy": meta.get("test_seq_accuracy")} if task.head == "per_position" and
-         task.loss == "cross_entropy" else {}),
+      **({"test_seq_accuracy": meta.get("test_seq_accuracy")} if task.head == "per_position" and classifies
+         else {}),
       **task.baseline(splits), **forecast,
       "predicted_p_diverge": prediction["p_diverge"] if prediction else None,
       "provenance": prov,
