@@ -4,9 +4,9 @@ Files in `workdir`: config.json (the resolved config), metrics.jsonl (one JSON a
 summary: divergence, the best validation value of the task's metric (accuracy or MSE), the test value at that
 evaluation, steps, wall time), checkpoints/{latest,best} (orbax), run.lock (held while the run lives), wandb/
 (when wandb is offline) and, for a forecaster, rollout.npy (the autoregressive rollout's forecasts, (steps,
-examples) float32); config.json and results.json carry the provenance. A run started again in the same workdir resumes from its
-latest checkpoint and ends with the same numbers as an uninterrupted one, however it was stopped; a finished or
-diverged run returns its results at once.
+examples) float32); config.json and results.json carry the provenance. A run started again in the same
+workdir resumes from its latest checkpoint and ends with the same numbers as an uninterrupted one, however it
+was stopped; a finished or diverged run returns its results at once.
 """
 
 import json
