@@ -1,4 +1,5 @@
-"""Shared pytest set-up: CPU JAX, wandb disabled, one BLAS thread, and a float64 fixture."""
+"""Shared pytest set-up: CPU JAX, wandb disabled, one BLAS thread, a compilation cache for the processes the
+tests start, and a float64 fixture."""
 
 import os
 
@@ -9,6 +10,19 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def subprocess_compilation_cache(tmp_path_factory):
+  """The train.py and script processes the tests start share one persistent XLA compilation cache, so a program
+  that several of them run compiles once. Set after this process imported jax, so its own jit calls are not
+  cached; a cache the caller set is kept."""
+  base = tmp_path_factory.getbasetemp()
+  folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "jax_cache"  # one for all workers
+  folder.mkdir(exist_ok=True)
+  os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(folder))
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+  yield
 
 
 @pytest.fixture
