@@ -17,6 +17,6 @@ def get_config(arg: str = "paper"):
   c.model.update(d_model=128, d_hidden=192, n_layers=4, dropout=0.0)
   c.optim.update(lr=1e-3, lr_factor=0.25, weight_decay=0.0, warmup_epochs=1.0)
   c.train.update(batch_size=64, epochs=20)
-  if arg.preset == "cpu":  # an epoch is 50 steps at batch 64: 200 steps, about a minute on 2 cores
+  if arg.preset == "cpu":  # an epoch is 50 steps at batch 64: 200 steps (timed in docs/table2_cpu.md)
     common.shrink_generated_for_cpu(c, epochs=4)
   return c

@@ -16,11 +16,6 @@ from models import step as step_lib
 POOLINGS = ("mean", "last")
 
 
-def backbone_features(body, inputs, lengths, *, train: bool, dropout_key=None):
-  """The backbone of `body` (a SequenceClassifier) before its pooling: (x (B, L, d), mask (B, L), stats)."""
-  return body.features(inputs, lengths, train=train, dropout_key=dropout_key)
-
-
 def last_positions(x, lengths, count: int):
   """x (B, L, d) at the last `count` real positions of each row -> (B, count, d)."""
   index = lengths[:, None] - count + jnp.arange(count)[None, :]
@@ -53,7 +48,7 @@ class SequenceModel(nnx.Module):
 
   def __call__(self, inputs, lengths, *, train: bool, dropout_key=None):
     """Returns (outputs float32, stats): (B, C) logits, (B,) values, (B, P, C) logits or (B, P) values."""
-    x, mask, stats = backbone_features(self.body, inputs, lengths, train=train, dropout_key=dropout_key)
+    x, mask, stats = self.body.features(inputs, lengths, train=train, dropout_key=dropout_key)
     if self.head == "per_position":
       features = last_positions(x, lengths, self.num_positions)
     elif self.pooling == "mean":

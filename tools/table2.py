@@ -26,37 +26,32 @@ COLUMNS = {
 }
 
 
-def last_val_max_abs_h(metrics_path: str) -> float | None:
-  """The largest `val/layer_<k>/max_abs_h` over layers at the last validation in a metrics.jsonl (None if none)."""
+def read_metrics(metrics_path: str):
+  """The records of a metrics.jsonl, in order; none if it is missing, and a line cut by a kill is skipped."""
   if not os.path.exists(metrics_path):
-    return None
-  largest = None
+    return
   with open(metrics_path) as f:
     for line in f:
       try:
-        record = json.loads(line)
-      except json.JSONDecodeError:  # a line cut by a kill
+        yield json.loads(line)
+      except json.JSONDecodeError:
         continue
-      values = [v for k, v in record.items() if k.startswith("val/layer_") and k.endswith("/max_abs_h")]
-      if values:
-        largest = max(float(v) for v in values)
+
+
+def last_val_max_abs_h(metrics_path: str) -> float | None:
+  """The largest `val/layer_<k>/max_abs_h` over layers at the last validation in a metrics.jsonl (None if none)."""
+  largest = None
+  for record in read_metrics(metrics_path):
+    values = [v for k, v in record.items() if k.startswith("val/layer_") and k.endswith("/max_abs_h")]
+    if values:
+      largest = max(float(v) for v in values)
   return largest
 
 
 def val_curve(metrics_path: str, key: str) -> tuple[list[int], list[float]]:
-  """(steps, values) of `key` over a metrics.jsonl's validation records (lines cut by a kill are skipped)."""
-  steps, values = [], []
-  if os.path.exists(metrics_path):
-    with open(metrics_path) as f:
-      for line in f:
-        try:
-          record = json.loads(line)
-        except json.JSONDecodeError:
-          continue
-        if key in record:
-          steps.append(int(record["step"]))
-          values.append(float(record[key]))
-  return steps, values
+  """(steps, values) of `key` over a metrics.jsonl's validation records."""
+  records = [r for r in read_metrics(metrics_path) if key in r]
+  return [int(r["step"]) for r in records], [float(r[key]) for r in records]
 
 
 def read_runs(root: str) -> list[dict]:

@@ -48,7 +48,7 @@ def test_model_step_equals_the_forward_pass(recurrence, norm):
   model = heads.build(model_config(recurrence, norm), Forecaster(), rngs=nnx.Rngs(params=0))
   x = jax.random.normal(jax.random.key(2), (2, 5, 2))
   lengths = jnp.full((2,), 5, jnp.int32)
-  features, _, _ = heads.backbone_features(model.body, x, lengths, train=False)
+  features, _, _ = model.body.features(x, lengths, train=False)
   stepped = run_steps(model.step, model.initial_state(2), x)
   np.testing.assert_allclose(stepped, model.readout(features), rtol=2e-4, atol=2e-5)
   outputs, _ = model(x, lengths, train=False)
