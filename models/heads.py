@@ -1,19 +1,22 @@
-"""Task heads over the LRA backbone: sequence classification or regression (pooling mean | last) and per-position
-outputs at the last P real positions; `build(config.model, task, rngs)`.
+"""Task heads over the backbone's features: what a task reads from every position's features (B, L, d).
 
-Heads (`task.head`, lra/tasks/data.py): "classify" -> (B, num_outputs) logits; "regress" -> (B,) values;
-"per_position" -> (B, P, num_outputs) logits, or (B, P) values when num_outputs is 1 and the loss is MSE.
-A classification with mean pooling is exactly `models.classifier.SequenceClassifier` (what ListOps, sCIFAR and
-IMDB train); every other head wraps one, reusing its encoder, layers and decoder.
+`HEADS[task.head]` builds the head (lra/tasks/data.py declares each task's): "classify" and "regress" pool the
+sequence (mean over real positions, or the last real one) into logits (B, C) or values (B,); "per_position"
+reads the last P real positions into logits (B, P, C) or values (B, P). Each head is a decoder Linear(d, C) after
+its reading, and `readout` is that decoder alone, for the step mode.
 """
 
 import jax.numpy as jnp
 from flax import nnx
 
-from models import classifier
-from models import step as step_lib
-
 POOLINGS = ("mean", "last")
+
+
+def masked_mean(x, mask):
+  """Mean over time of x (B, L, d) at real tokens only -> (B, d); 0 for an empty sequence."""
+  total = jnp.sum(jnp.where(mask[..., None], x, 0.0), axis=1)
+  count = jnp.maximum(jnp.sum(mask, axis=1, dtype=x.dtype), 1.0)
+  return total / count[:, None]
 
 
 def last_positions(x, lengths, count: int):
@@ -22,69 +25,44 @@ def last_positions(x, lengths, count: int):
   return jnp.take_along_axis(x, jnp.clip(index, 0, x.shape[1] - 1)[..., None], axis=1)
 
 
-class SequenceModel(nnx.Module):
-  """A SequenceClassifier's backbone with a task head (see the module docstring).
+class _Decoded(nnx.Module):
+  """A decoder Linear(d, num_outputs); outputs are float32, squeezed to values when `values`."""
 
-  Attributes:
-    body: the SequenceClassifier whose encoder and layers it runs; its decoder maps d -> num_outputs.
-    head: "classify" | "regress" | "per_position".
-    pooling: sequence heads: "mean" over real positions or the "last" real position.
-    num_positions: per_position: outputs at the last num_positions real positions.
-    values: outputs are values (squeezed to (B,) or (B, P)) rather than logits.
-  """
-
-  def __init__(self, body, *, head: str, pooling: str, num_positions: int, values: bool):
-    if head not in ("classify", "regress", "per_position"):
-      raise ValueError(f"unknown head {head!r}; valid: ['classify', 'regress', 'per_position']")
-    if pooling not in POOLINGS:
-      raise ValueError(f"unknown pooling {pooling!r}; valid: {list(POOLINGS)}")
-    if head == "per_position" and num_positions < 1:
-      raise ValueError(f"a per_position head needs num_positions >= 1, got {num_positions}")
-    self.body = body
-    self.head = head
-    self.pooling = pooling
-    self.num_positions = num_positions
+  def __init__(self, d_model: int, num_outputs: int, *, values: bool, rngs: nnx.Rngs):
+    self.decoder = nnx.Linear(d_model, num_outputs, rngs=rngs)
     self.values = values
 
-  def __call__(self, inputs, lengths, *, train: bool, dropout_key=None):
-    """Returns (outputs float32, stats): (B, C) logits, (B,) values, (B, P, C) logits or (B, P) values."""
-    x, mask, stats = self.body.features(inputs, lengths, train=train, dropout_key=dropout_key)
-    if self.head == "per_position":
-      features = last_positions(x, lengths, self.num_positions)
-    elif self.pooling == "mean":
-      features = classifier.masked_mean(x, mask)
-    else:
-      features = last_positions(x, lengths, 1)[:, 0]
-    out = self.body.decoder(features).astype(jnp.float32)
-    return (out[..., 0] if self.values else out), stats
-
   def readout(self, features):
-    """The head's map of backbone features (..., d) -> outputs, for the step mode."""
-    out = self.body.decoder(features).astype(jnp.float32)
+    """features (..., d) -> logits (..., C), or values (...) for a one-output MSE head."""
+    out = self.decoder(features).astype(jnp.float32)
     return out[..., 0] if self.values else out
 
-  def initial_state(self, batch: int) -> list:
-    return step_lib.model_initial_state(self.body, batch)
 
-  def step(self, states, inputs_t):
-    """One step (evaluation mode): inputs_t (B,) tokens or (B, input_dim) values -> (states, outputs at t)."""
-    states, features = step_lib.model_step(self.body, states, inputs_t)
-    return states, self.readout(features)
+class Pooled(_Decoded):
+  """One output per sequence: the mean of the real positions' features, or the last real position's."""
 
-  def spectral_radii(self) -> list[float]:
-    return self.body.spectral_radii()
+  def __init__(self, d_model: int, num_outputs: int, *, pooling: str, values: bool, rngs: nnx.Rngs, **_):
+    if pooling not in POOLINGS:
+      raise ValueError(f"config.model.pooling={pooling!r}; valid: {list(POOLINGS)}")
+    super().__init__(d_model, num_outputs, values=values, rngs=rngs)
+    self.pooling = pooling
+
+  def __call__(self, x, mask, lengths):
+    features = masked_mean(x, mask) if self.pooling == "mean" else last_positions(x, lengths, 1)[:, 0]
+    return self.readout(features)
 
 
-def build(model_cfg, task, *, rngs: nnx.Rngs):
-  """The model for `task` (its head, num_outputs, num_positions, loss) from `config.model`.
+class PerPosition(_Decoded):
+  """One output at each of the last `num_positions` real positions."""
 
-  A classification with mean pooling is `classifier.build`'s SequenceClassifier itself.
-  """
-  if model_cfg.pooling not in POOLINGS:
-    raise ValueError(f"unknown pooling {model_cfg.pooling!r}; valid: {list(POOLINGS)}")
-  body = classifier.build(model_cfg, vocab_size=task.vocab_size, input_dim=task.input_dim,
-                          num_classes=task.num_outputs, rngs=rngs)
-  if task.head == "classify" and model_cfg.pooling == "mean":
-    return body
-  return SequenceModel(body, head=task.head, pooling=model_cfg.pooling, num_positions=task.num_positions,
-                       values=task.loss == "mse")
+  def __init__(self, d_model: int, num_outputs: int, *, num_positions: int, values: bool, rngs: nnx.Rngs, **_):
+    if num_positions < 1:
+      raise ValueError(f"a per_position head needs num_positions >= 1, got {num_positions}")
+    super().__init__(d_model, num_outputs, values=values, rngs=rngs)
+    self.num_positions = num_positions
+
+  def __call__(self, x, mask, lengths):
+    return self.readout(last_positions(x, lengths, self.num_positions))
+
+
+HEADS = {"classify": Pooled, "regress": Pooled, "per_position": PerPosition}

@@ -8,9 +8,9 @@ import pytest
 from flax import nnx
 from jax.ad_checkpoint import checkpoint_name
 
-from models import classifier, remat
+from models import remat
 from models import scan
-from tests.models.test_classifier import _build
+from tests.models.test_model import _build
 
 
 def _fn(differentiable, others):
@@ -79,7 +79,7 @@ def test_every_remat_gives_the_same_values_and_gradients(recurrence, init, optio
   tokens = jax.random.randint(jax.random.key(0), (batch, length), 1, 11)
   lengths = jnp.asarray([12, 5, 1], jnp.int32)
   results = {}
-  remat_modes = ("none", *classifier.REMAT_KEEPS)
+  remat_modes = ("none", *remat.KEEPS)
   for mode in remat_modes:
     model = _build(recurrence=recurrence, init=init, d_model=8, d_hidden=6, n_layers=2, remat=mode, **options)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
@@ -105,7 +105,7 @@ def test_remat_lowers_xla_temp_memory_and_kept_values_save_flops():
   tokens = jax.random.randint(jax.random.key(0), (batch, length), 1, 11)
   lengths = jnp.asarray(np.linspace(1, length, batch).astype(np.int32))
   temp, flops = {}, {}
-  for mode in classifier.REMATS:
+  for mode in remat.REMATS:
     model = _build(recurrence="dense", init="glorot_half", d_model=32, d_hidden=16, n_layers=3, remat=mode)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 

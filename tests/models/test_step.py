@@ -8,7 +8,6 @@ import pytest
 from flax import nnx
 
 import models
-from models import heads
 
 
 def run_steps(step, state, xs):
@@ -39,18 +38,15 @@ def model_config(recurrence, norm):
       pooling="last"))
 
 
-class Forecaster:
-  name, head, loss, vocab_size, input_dim, num_outputs, num_positions = "f", "per_position", "mse", None, 2, 1, 3
-
-
 @pytest.mark.parametrize("recurrence, norm", [("dense", "batch"), ("lru", "layer")])
 def test_model_step_equals_the_forward_pass(recurrence, norm):
-  model = heads.build(model_config(recurrence, norm), Forecaster(), rngs=nnx.Rngs(params=0))
+  task = models.TaskShape(head="per_position", loss="mse", input_dim=2, num_outputs=1, num_positions=3)
+  model = models.build(model_config(recurrence, norm), task, rngs=nnx.Rngs(params=0))
   x = jax.random.normal(jax.random.key(2), (2, 5, 2))
   lengths = jnp.full((2,), 5, jnp.int32)
-  features, _, _ = model.body.features(x, lengths, train=False)
+  features, _, _ = model.backbone(x, lengths, train=False)
   stepped = run_steps(model.step, model.initial_state(2), x)
-  np.testing.assert_allclose(stepped, model.readout(features), rtol=2e-4, atol=2e-5)
+  np.testing.assert_allclose(stepped, model.head.readout(features), rtol=2e-4, atol=2e-5)
   outputs, _ = model(x, lengths, train=False)
   np.testing.assert_allclose(outputs, stepped[:, -3:], rtol=2e-4, atol=2e-5)   # the last 3 positions
 

@@ -1,4 +1,4 @@
-"""Tests of the classifier and `models.build`: padding invariance, masked BatchNorm and pooling, config errors."""
+"""Tests of the model and `models.build`: padding invariance, masked BatchNorm and pooling, config errors."""
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 import models
-from models import classifier
+from models import heads, remat
 
 
 def _model_cfg(**overrides):
@@ -16,14 +16,14 @@ def _model_cfg(**overrides):
       recurrence="diag", init="lru_ring",
       init_params=ml_collections.ConfigDict(dict(k=None, delta=None, half_of=None)),
       d_model=8, d_hidden=6, n_layers=2, norm="batch", dropout=0.0, scan="auto", recurrent_layer_norm=False,
-      bidirectional=False, double_gelu=False, remat="full"))
+      bidirectional=False, double_gelu=False, remat="full", pooling="mean"))
   cfg.update(overrides)
   return cfg
 
 
 def _build(vocab_size=11, input_dim=1, num_classes=3, seed=0, **overrides):
-  return models.build(_model_cfg(**overrides), vocab_size=vocab_size, input_dim=input_dim,
-                      num_classes=num_classes, rngs=nnx.Rngs(params=seed))
+  task = models.TaskShape(vocab_size=vocab_size, input_dim=input_dim, num_outputs=num_classes)
+  return models.build(_model_cfg(**overrides), task, rngs=nnx.Rngs(params=seed))
 
 
 LENGTHS = np.array([9, 4, 1], np.int32)
@@ -93,10 +93,10 @@ def test_batch_norm_statistics_use_real_tokens_only():
   model = _build()
   tokens = _tokens(2)
   _, _, _, new_rest = _runner(model, train=True)(tokens)
-  embedded = np.asarray(model.encoder(jnp.asarray(tokens)))
+  embedded = np.asarray(model.backbone.encoder(jnp.asarray(tokens)))
   mask = np.arange(9)[None, :] < LENGTHS[:, None]
   expected_mean = embedded[mask].mean(axis=0)
-  running_mean = new_rest["layers"][0]["norm"]["mean"][...]
+  running_mean = new_rest["backbone"]["layers"][0]["norm"]["mean"][...]
   np.testing.assert_allclose(running_mean, (1 - 0.99) * expected_mean, rtol=1e-4, atol=1e-7)
 
 
@@ -104,23 +104,23 @@ def test_masked_mean_matches_naive_mean_and_handles_empty_rows():
   x = np.random.default_rng(3).standard_normal((3, 5, 2)).astype(np.float32)
   lengths = np.array([5, 2, 0])
   mask = np.arange(5)[None, :] < lengths[:, None]
-  pooled = np.asarray(classifier.masked_mean(jnp.asarray(x), jnp.asarray(mask)))
+  pooled = np.asarray(heads.masked_mean(jnp.asarray(x), jnp.asarray(mask)))
   np.testing.assert_allclose(pooled[0], x[0].mean(0), rtol=1e-6)
   np.testing.assert_allclose(pooled[1], x[1, :2].mean(0), rtol=1e-6)
   np.testing.assert_array_equal(pooled[2], 0.0)
 
 
 def test_remat_names_are_checked_and_auto_picks_by_platform():
-  with pytest.raises(ValueError, match=r"unknown remat 'partial'; valid: \['auto', 'none', 'full', 'states', "
+  with pytest.raises(ValueError, match=r"config.model.remat='partial'; valid: \['auto', 'none', 'full', 'states', "
                                        r"'elementwise'\]"):
     _build(recurrence="dense", init="glorot_half", d_model=8, d_hidden=4, n_layers=1, remat="partial")
-  assert [classifier.resolve_remat("auto", p) for p in ("cpu", "gpu", "cuda", "rocm", "tpu")] == [
+  assert [remat.resolve_remat("auto", p) for p in ("cpu", "gpu", "cuda", "rocm", "tpu")] == [
       "states", "none", "none", "none", "none"]
-  assert classifier.resolve_remat("full", "gpu") == "full"
+  assert remat.resolve_remat("full", "gpu") == "full"
   with pytest.raises(ValueError, match="unknown platform 'fpga'"):
-    classifier.resolve_remat("auto", "fpga")
+    remat.resolve_remat("auto", "fpga")
   model = _build(recurrence="dense", init="glorot_half", d_model=8, d_hidden=4, n_layers=1, remat="auto")
-  assert model.layers[0].remat == classifier.resolve_remat("auto", jax.default_backend())
+  assert model.backbone.layers[0].remat == remat.resolve_remat("auto", jax.default_backend())
 
 
 def test_dropout_masks_follow_their_definition():
@@ -128,7 +128,7 @@ def test_dropout_masks_follow_their_definition():
   every time step, kept entries scaled by 1 / (1 - rate), drawn from the given key alone: the mask is exactly
   jax.random.bernoulli(key, 1 - rate, (B, 1, d)), its keep rate is 1 - rate within 4 standard errors."""
   rate, (batch, length, width) = 0.3, (64, 6, 128)
-  layer = _build(dropout=rate, n_layers=1).layers[0]
+  layer = _build(dropout=rate, n_layers=1).backbone.layers[0]
   x = jax.random.normal(jax.random.key(3), (batch, length, width)) + 2.0  # no zero entries
   key = jax.random.key(0)
   dropped = np.asarray(layer.dropout(x, deterministic=False, rngs=key))
@@ -161,7 +161,7 @@ def test_double_gelu_flag_changes_only_the_activation():
   tokens = _tokens(6)
   single = _build(norm="layer", double_gelu=False, n_layers=1)
   double = _build(norm="layer", double_gelu=True, n_layers=1)
-  assert not single.layers[0].double_gelu and double.layers[0].double_gelu
+  assert not single.backbone.layers[0].double_gelu and double.backbone.layers[0].double_gelu
   for a, b in zip(jax.tree.leaves(nnx.state(single)), jax.tree.leaves(nnx.state(double))):
     np.testing.assert_array_equal(a, b)
   assert not np.allclose(_logits(single, tokens, train=False), _logits(double, tokens, train=False))
@@ -172,18 +172,18 @@ def test_build_reads_the_config(recurrence):
   """Block type, widths and depth from the config; lru_ring's radii come from init_params.r_min / r_max."""
   ring = ml_collections.ConfigDict(dict(r_min=0.5, r_max=0.6))
   model = _build(recurrence=recurrence, init="lru_ring", init_params=ring, n_layers=3, d_hidden=5)
-  assert len(model.layers) == 3
-  assert all(type(layer.block) is models.BLOCKS[recurrence] for layer in model.layers)
+  assert len(model.backbone.layers) == 3
+  assert all(type(layer.block) is models.BLOCKS[recurrence] for layer in model.backbone.layers)
   radii = model.spectral_radii()
   assert len(radii) == 3 and all(0.5 - 1e-5 <= r <= 0.6 + 1e-5 for r in radii)
-  assert isinstance(model.encoder, nnx.Embed)
+  assert isinstance(model.backbone.encoder, nnx.Embed)
 
 
 def test_build_passes_init_params():
   half_variance = _build(recurrence="dense", init="glorot_half", d_hidden=32)
   half_std = _build(recurrence="dense", init="glorot_half", d_hidden=32,
                     init_params=ml_collections.ConfigDict(dict(k=None, delta=None, half_of="std")))
-  ratio = (np.asarray(half_std.layers[0].block.A[...]) / np.asarray(half_variance.layers[0].block.A[...]))
+  ratio = (np.asarray(half_std.backbone.layers[0].block.A[...]) / np.asarray(half_variance.backbone.layers[0].block.A[...]))
   np.testing.assert_allclose(ratio, np.sqrt(0.5), rtol=1e-5)
 
 
