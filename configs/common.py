@@ -11,7 +11,7 @@ import ml_collections
 from ml_collections import config_dict
 
 from configs import data
-from lra.errors import ConfigError
+from configs.errors import ConfigError
 from configs.names import PRESETS, RECURRENCES
 
 

@@ -2,12 +2,12 @@
 
 `ConfigError` is a configuration that cannot run (its message names the field to change); `DataError` is data
 that is missing or unreadable (its message names the file or the field). Any other exception is a bug and
-keeps its traceback.
+keeps its traceback. `ConfigError` lives in configs/errors.py, beside the fields.
 """
 
+from configs.errors import ConfigError
 
-class ConfigError(ValueError):
-  """A config field (or combination) that cannot run; the message names the field and the valid values."""
+__all__ = ["ConfigError", "DataError"]
 
 
 class DataError(Exception):

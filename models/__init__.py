@@ -10,8 +10,9 @@ from models.model import RECURRENCES
 from models.model import SequenceModel
 from models.model import TaskShape
 from models.model import build
+from models.model import check_config
 from models.model import init_params
 from models.params import RecurrentParam
 
 __all__ = ["BLOCKS", "Backbone", "DiagonalRNN", "LRU", "LinearRNN", "RECURRENCES", "RecurrentParam",
-           "ResidualLayer", "SequenceModel", "TaskShape", "build", "init_params"]
+           "ResidualLayer", "SequenceModel", "TaskShape", "build", "check_config", "init_params"]

@@ -14,9 +14,15 @@ import dataclasses
 
 from flax import nnx
 
+import inits
+from configs.errors import ConfigError, check_at_least, check_between, check_choice
+from inits import theory
 from models import heads as heads_lib
 from models import diagonal_rnn, linear_rnn, lru
+from models import remat as remat_lib
+from models import scan as scan_lib
 from models.backbone import Backbone
+from models.layer import NORMS
 
 BLOCKS = {"dense": linear_rnn.LinearRNN, "diag": diagonal_rnn.DiagonalRNN, "lru": lru.LRU}
 RECURRENCES = tuple(BLOCKS)
@@ -67,6 +73,30 @@ class SequenceModel(nnx.Module):
 def init_params(model_cfg) -> dict:
   """The set (not None) fields of config.model.init_params, passed as they are to inits.get(config.model.init)."""
   return {key: value for key, value in model_cfg.init_params.items() if value is not None}
+
+
+def check_config(model_cfg) -> None:
+  """Raises ConfigError, naming the field and its valid values, for a `config.model` that `build` cannot make."""
+  check_choice("model.recurrence", model_cfg.recurrence, RECURRENCES)
+  for field in ("d_model", "d_hidden", "n_layers"):
+    check_at_least(f"model.{field}", model_cfg[field], 1)
+  check_between("model.dropout", model_cfg.dropout, 0.0, 1.0, high_open=True)
+  check_choice("model.norm", model_cfg.norm, NORMS)
+  check_choice("model.pooling", model_cfg.pooling, heads_lib.POOLINGS)
+  check_choice("model.remat", model_cfg.remat, ("auto", *remat_lib.REMATS))
+  if model_cfg.scan != "auto":
+    impls = scan_lib.DENSE_IMPLS if model_cfg.recurrence == "dense" else scan_lib.DIAG_IMPLS
+    check_choice("model.scan", model_cfg.scan, ("auto", *impls))
+  check_choice("model.init", model_cfg.init, inits.names())
+  if model_cfg.init == "rescaled_glorot" and theory.gamma_n(model_cfg.d_hidden) <= 0:
+    raise ConfigError(
+        f"config.model.init=rescaled_glorot needs config.model.d_hidden > 163 (gamma_n <= 0 at "
+        f"d_hidden={model_cfg.d_hidden}, so c_n is undefined): raise d_hidden, or use "
+        f"--config.model.init=calibrated_glorot, which works at any width")
+  try:
+    inits.get(model_cfg.init, **init_params(model_cfg))
+  except ValueError as e:  # a parameter this initializer does not take, or a bad value
+    raise ConfigError(f"config.model.init_params: {e}") from None
 
 
 def build(model_cfg, task, *, rngs: nnx.Rngs) -> SequenceModel:

@@ -139,12 +139,20 @@ def _percent(value) -> float | None:
   return value * 100.0 if value <= 1.0 else value
 
 
+def _accuracy(results: dict, split: str):
+  """The test accuracy ("test") or the best validation one ("best_val") of a results dict: its metric where the
+  metric is accuracy; runs written before results.json had one name per quantity kept `<split>_accuracy`."""
+  if results.get("metric", "accuracy") == "accuracy" and f"{split}_metric" in results:
+    return results[f"{split}_metric"]
+  return results.get(f"{split}_accuracy")
+
+
 def _record_from(results: dict, *, label: str, source: str, prov: dict | None = None) -> Record:
   """A Record from a results dict (results.json, or a wandb summary that may lack the keys of an unfinished run)."""
   return Record(task=results["task"], label=label, seed=int(results["seed"]),
                 diverged=bool(results.get("diverged")), finished=bool(results.get("finished")),
-                test_accuracy=_percent(results.get("test_accuracy")),
-                best_val_accuracy=_percent(results.get("best_val_accuracy")), wall_s=results.get("wall_s"),
+                test_accuracy=_percent(_accuracy(results, "test")),
+                best_val_accuracy=_percent(_accuracy(results, "best_val")), wall_s=results.get("wall_s"),
                 source=source, commit=provenance_lib.describe_commit(prov) if prov else None,
                 devices=provenance_lib.describe_devices(prov) if prov else None)
 

@@ -1,6 +1,6 @@
 """The tasks (LRA's ListOps, sCIFAR, IMDB; copy, adding, forecast; sMNIST, psMNIST), looked up by name."""
 
-from lra.errors import ConfigError
+from configs.errors import ConfigError, check_at_least, check_between, check_choice
 from lra.tasks import adding
 from lra.tasks import copy_memory
 from lra.tasks import forecast
@@ -22,9 +22,14 @@ def task_names() -> list[str]:
 def get_task(name: str, data_cfg):
   """The task `name` configured by `data_cfg` (`config.data`, from `configs.data.default_data_config(name)`).
 
+  Its constructor checks the task's own data fields; nothing is read or generated before `task.load(split)`.
+
   Raises:
-    ConfigError: unknown name (the message lists the valid ones).
+    ConfigError: unknown name (the message lists the valid ones), or a data field out of range (named).
   """
-  if name not in _TASKS:
-    raise ConfigError(f"unknown task {name!r}; valid tasks: {task_names()}")
+  check_choice("task", name, task_names())
+  check_at_least("data.max_length", data_cfg.max_length, 1)
+  check_between("data.val_fraction", data_cfg.val_fraction, 0.0, 1.0, high_open=True)
+  if data_cfg.val_fraction == 0.0:
+    raise ConfigError("config.data.val_fraction=0.0 must lie in (0, 1)")
   return _TASKS[name](data_cfg)

@@ -41,9 +41,9 @@ class Adding:
 
   def __init__(self, data_cfg):
     cfg = data_cfg.adding
-    generated.check_at_least("max_length", data_cfg.max_length, 4, "two halves with room for a marker each")
+    data.check_at_least("max_length", data_cfg.max_length, 4, "two halves with room for a marker each")
     for field in ("num_train", "num_val", "num_test"):
-      generated.check_at_least(f"adding.{field}", cfg[field], 1)
+      data.check_at_least(f"adding.{field}", cfg[field], 1)
     self.data_cfg = data_cfg
     self.max_length = int(data_cfg.max_length)
 

@@ -40,13 +40,13 @@ class CopyMemory:
 
   def __init__(self, data_cfg):
     cfg = data_cfg.copy
-    generated.check_at_least("copy.num_symbols", cfg.num_symbols, 1)
-    generated.check_at_least("copy.alphabet", cfg.alphabet, 2)
+    data.check_at_least("copy.num_symbols", cfg.num_symbols, 1)
+    data.check_at_least("copy.alphabet", cfg.alphabet, 2)
     if cfg.alphabet > 250:
       raise ConfigError(f"config.data.copy.alphabet={cfg.alphabet} must be in [2, 250] (uint8 tokens)")
     for field in ("num_train", "num_val", "num_test"):
-      generated.check_at_least(f"copy.{field}", cfg[field], 1)
-    generated.check_at_least("max_length", data_cfg.max_length, 2 * cfg.num_symbols + 2,
+      data.check_at_least(f"copy.{field}", cfg[field], 1)
+    data.check_at_least("max_length", data_cfg.max_length, 2 * cfg.num_symbols + 2,
                              "2 * copy.num_symbols + 2: K symbols, at least one blank, the delimiter, K outputs")
     self.data_cfg = data_cfg
     self.max_length = int(data_cfg.max_length)

@@ -33,7 +33,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lra.errors import ConfigError, DataError
+from configs import errors as config_errors
+from lra.errors import DataError
 
 from inits import cache
 
@@ -170,16 +171,6 @@ def tfds_data_source(dataset: str, tfds_name: str, split: str, data_dir: str | N
                             f"\n(tfds said: {type(e).__name__}: {str(e).splitlines()[0][:300]})") from e
 
 
-def tfds_is_prepared(tfds_name: str, data_dir: str | None) -> bool:
-  """Whether `tfds_name` is prepared in `data_dir` (no download, no network)."""
-  import tensorflow_datasets as tfds
-
-  try:
-    return bool(tfds.builder(tfds_name, data_dir=data_dir).is_prepared())
-  except Exception:  # noqa: BLE001 - an unknown or broken builder counts as not prepared.
-    return False
-
-
 def resolve_source(dataset: str, task: str, cfg, raw_what: str) -> str:
   """A task's `source` field as read: 'auto' is 'raw' when `raw_dir` is set, else 'tfds'; 'raw' needs `raw_dir`."""
   source = cfg.source
@@ -192,13 +183,15 @@ def resolve_source(dataset: str, task: str, cfg, raw_what: str) -> str:
 
 
 def check_choice(field: str, value: Any, allowed) -> None:
-  """Raises ValueError naming `field`, its bad `value` and the `allowed` ones."""
-  if value not in allowed:
-    raise ConfigError(f"config.data.{field}={value!r}; valid: {list(allowed)}")
+  """Raises ConfigError naming `config.data.<field>`, its bad `value` and the `allowed` ones."""
+  config_errors.check_choice(f"data.{field}", value, allowed)
 
 
-HEADS = ("classify", "regress", "per_position")
-LOSSES = ("cross_entropy", "mse")
+def check_at_least(field: str, value, minimum, why: str = "") -> None:
+  """Raises ConfigError naming `config.data.<field>`, its value and the valid range, in one line."""
+  config_errors.check_at_least(f"data.{field}", value, minimum, why)
+
+
 METRICS = {"accuracy": "max", "mse": "min"}   # metric -> which end is best
 
 

@@ -86,17 +86,23 @@ class Forecast:
   def __init__(self, data_cfg):
     cfg = data_cfg.forecast
     data.check_choice("forecast.series", cfg.series, SERIES)
-    generated.check_at_least("forecast.horizon", cfg.horizon, 1)
+    data.check_at_least("forecast.horizon", cfg.horizon, 1)
     history = int(data_cfg.max_length) - int(cfg.horizon)
     if cfg.horizon > history:
       raise ConfigError(f"config.data.forecast.horizon={cfg.horizon} must be <= the history "
                         f"max_length - horizon={history}: set config.data.max_length >= {2 * cfg.horizon}")
     for field in ("num_train", "num_val", "num_test", "stride", "rollout_examples"):
-      generated.check_at_least(f"forecast.{field}", cfg[field], 1)
-    generated.check_at_least("forecast.rollout_steps", cfg.rollout_steps, 0)
+      data.check_at_least(f"forecast.{field}", cfg[field], 1)
+    data.check_at_least("forecast.rollout_steps", cfg.rollout_steps, 0)
+    for field in ("mg_tau", "mg_dt", "mg_sample_step", "rollout_bound"):
+      if not cfg[field] > 0:
+        raise ConfigError(f"config.data.forecast.{field}={cfg[field]} must be > 0")
+    data.check_at_least("forecast.noise_std", cfg.noise_std, 0.0)
+    if any(not p > 0 for p in cfg.periods):
+      raise ConfigError(f"config.data.forecast.periods={tuple(cfg.periods)}: every period must be > 0")
     if len(cfg.periods) != len(cfg.amplitudes) or not cfg.periods:
-      raise ConfigError(f"config.data.forecast.periods ({len(cfg.periods)}) and amplitudes "
-                        f"({len(cfg.amplitudes)}) must be non-empty and of one length")
+      raise ConfigError(f"config.data.forecast.amplitudes={tuple(cfg.amplitudes)} needs one amplitude per period "
+                        f"of config.data.forecast.periods={tuple(cfg.periods)} (at least one)")
     self.data_cfg = data_cfg
     self.max_length = int(data_cfg.max_length)
     self.history = history

@@ -10,16 +10,9 @@ import os
 
 import numpy as np
 
-from lra.errors import ConfigError
 from lra.tasks import data
 
 SPLITS = ("train", "val", "test")
-
-
-def check_at_least(field: str, value, minimum, why: str = "") -> None:
-  """Raises ConfigError naming `config.data.<field>`, its value and the valid range, in one line."""
-  if value < minimum:
-    raise ConfigError(f"config.data.{field}={value} must be >= {minimum}{' (' + why + ')' if why else ''}")
 
 
 def _manifest_ok(out_dir: str, manifest_path: str) -> bool:

@@ -104,6 +104,10 @@ class Imdb(data.Classification):
     cfg = data_cfg.imdb
     data.check_choice("imdb.source", cfg.source, ("auto", "tfds", "raw", "fixture"))
     data.check_choice("imdb.tokenizer", cfg.tokenizer, ("byte", "char"))
+    for field in ("fixture_num_train", "fixture_num_test", "fixture_min_words", "char_min_freq"):
+      data.check_at_least(f"imdb.{field}", cfg[field], 1)
+    data.check_at_least("imdb.fixture_max_words", cfg.fixture_max_words, cfg.fixture_min_words,
+                             "imdb.fixture_min_words")
     if int(data_cfg.max_length) < 2:
       raise ConfigError(f"config.data.max_length={data_cfg.max_length} must be >= 2")
     self.data_cfg = data_cfg

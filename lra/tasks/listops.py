@@ -301,7 +301,13 @@ class ListOps(data.Classification):
   def __init__(self, data_cfg):
     self.data_cfg = data_cfg
     self.max_length = int(data_cfg.max_length)
-    data.check_choice("listops.source", data_cfg.listops.source, ("generated", "raw"))
+    cfg = data_cfg.listops
+    data.check_choice("listops.source", cfg.source, ("generated", "raw"))
+    for field in ("num_train", "num_val", "num_test", "min_tokens", "max_depth"):
+      data.check_at_least(f"listops.{field}", cfg[field], 1)
+    data.check_at_least("listops.max_args", cfg.max_args, 2, "an operator has 2..max_args arguments")
+    data.check_at_least("listops.max_tokens", cfg.max_tokens, cfg.min_tokens + 2,
+                             "expressions have min_tokens < tokens < max_tokens")
 
   def files_dir(self) -> str:
     """The folder with basic_{train,val,test}.tsv (generating them first when source=generated)."""

@@ -146,7 +146,7 @@ class SMnist(data.Classification):
       raise ConfigError(f"config.data.max_length={data_cfg.max_length}: MNIST sequences are {NUM_PIXELS} pixels; "
                         f"set --config.data.max_length={NUM_PIXELS}")
     for field in ("fixture_num_train", "fixture_num_test"):
-      generated.check_at_least(f"mnist.{field}", cfg[field], 2)
+      data.check_at_least(f"mnist.{field}", cfg[field], 2)
     self.data_cfg = data_cfg
     self.max_length = NUM_PIXELS
     self._cache: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}

@@ -122,6 +122,8 @@ class SCifar(data.Classification):
     if int(data_cfg.max_length) != NUM_PIXELS:
       raise ConfigError(f"config.data.max_length={data_cfg.max_length}: sCIFAR sequences are {NUM_PIXELS} pixels; "
                         f"set --config.data.max_length={NUM_PIXELS}")
+    for field in ("fixture_num_train", "fixture_num_test"):
+      data.check_at_least(f"scifar.{field}", cfg[field], 2)
     if cfg.tokens and not cfg.grayscale:
       raise ConfigError("config.data.scifar.tokens=True needs config.data.scifar.grayscale=True (pixel tokens are "
                         "grayscale levels 0..255); colour pixels are always normalised values")

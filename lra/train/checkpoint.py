@@ -36,6 +36,8 @@ class Checkpoints:
     for path in self.partial:
       echo(f"{workdir}: ignoring the half-written checkpoint {os.path.relpath(path, workdir)} (the run was killed "
            f"while writing it)")
+    # Two managers, not one with a best_fn: a best_fn manager keeps steps by their metric and would delete the
+    # newest checkpoint whenever it is not among the best, which a resume needs.
     options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True, cleanup_tmp_directories=True)
     self.latest = ocp.CheckpointManager(os.path.join(self.root, "latest"), options=options)
     self.best = ocp.CheckpointManager(os.path.join(self.root, "best"), options=options)

@@ -1,12 +1,14 @@
 """Named points where a run can be made to die by SIGKILL, for the tests that prove a killed run resumes.
 
 `GLOROT_LRA_KILL_AT=<point>[@<step>]` makes the process SIGKILL itself when it reaches `<point>` (at `<step>`,
-when given). `kill_at` kills on the spot; `kill_while_writing` starts a thread that kills the process as soon
-as a file or folder matching a pattern appears, i.e. in the middle of the write that makes it. Unset (always,
-outside tests), both return at once.
+when given). The loop's parts carry their point as a decorator, `@after(point)`, which kills as the part
+returns; `kill_at` kills on the spot; `kill_while_writing` starts a thread that kills the process as soon as a
+file or folder matching a pattern appears, i.e. in the middle of the write that makes it. Unset (always,
+outside tests), each returns at once.
 """
 
 import fnmatch
+import functools
 import os
 import signal
 import threading
@@ -33,6 +35,18 @@ def kill_at(point: str, step: int | None = None) -> None:
   """SIGKILLs this process if `GLOROT_LRA_KILL_AT` names `point` (and `step`)."""
   if _armed(point, step):
     _die()
+
+
+def after(point: str, step=None):
+  """Decorates fn(run, ...): kills as it returns when armed for `point` (and `step(run)`, when given)."""
+  def decorate(fn):
+    @functools.wraps(fn)
+    def wrapped(run, *args, **kwargs):
+      out = fn(run, *args, **kwargs)
+      kill_at(point, None if step is None else step(run))
+      return out
+    return wrapped
+  return decorate
 
 
 def kill_while_writing(point: str, step: int | None, directory: str, pattern: str) -> None:

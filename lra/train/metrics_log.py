@@ -13,14 +13,14 @@ import os
 import uuid
 
 from lra import wandb_auth
-from lra.errors import ConfigError
+from configs.errors import check_choice
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
 def resolve_wandb_mode(mode: str) -> str:
-  if mode not in WANDB_MODES:
-    raise ConfigError(f"config.wandb.mode={mode!r}; valid modes: {list(WANDB_MODES)}")
+  """The mode wandb runs in: WANDB_MODE when set, else `config.wandb.mode` with `auto` resolved."""
+  check_choice("wandb.mode", mode, WANDB_MODES)
   env_mode = os.environ.get("WANDB_MODE")
   if env_mode:
     return env_mode

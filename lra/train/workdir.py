@@ -12,6 +12,8 @@ import json
 import os
 import socket
 
+from flax import traverse_util
+
 from lra.errors import ConfigError
 
 LOCK_NAME = "run.lock"
@@ -24,8 +26,10 @@ RESULT_NEUTRAL = ("wandb.", "train.log_every_steps", "train.ckpt_every_steps", "
 class RunLock:
   """An exclusive lock on a workdir, held from `acquire()` until `release()` or the end of the process."""
 
-  def __init__(self, workdir: str):
+  def __init__(self, workdir: str, *, hold: bool = True):
+    """hold=False: a lock that takes nothing (the processes other than 0 of a multi-process run)."""
     self.path = os.path.join(workdir, LOCK_NAME)
+    self.hold = hold
     self._fd = None
 
   def _try_lock(self) -> int | None:
@@ -53,6 +57,8 @@ class RunLock:
 
   def acquire(self) -> None:
     """Takes the lock, or raises ConfigError naming the live process that holds it."""
+    if not self.hold:
+      return
     fd = self._try_lock()
     if fd is None:
       raise ConfigError(f"workdir {os.path.dirname(self.path)} is in use by a live run ({self._holder_text()}); "
@@ -76,15 +82,9 @@ class RunLock:
     self.release()
 
 
-def flatten(tree: dict, prefix: str = "") -> dict:
+def flatten(tree: dict) -> dict:
   """{"a": {"b": 1}} -> {"a.b": 1}."""
-  flat = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      flat.update(flatten(value, f"{prefix}{key}."))
-    else:
-      flat[f"{prefix}{key}"] = value
-  return flat
+  return traverse_util.flatten_dict(tree, sep=".")
 
 
 def config_differences(old: dict, new: dict) -> list[str]:

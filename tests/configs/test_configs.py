@@ -17,7 +17,7 @@ import models
 from configs import common
 from configs import data
 from configs import names
-from models import classifier
+from models import layer
 from tools import sweep
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -33,7 +33,7 @@ def _parse(*overrides, config="configs/listops.py:cpu"):
 
 
 def _build(model_cfg):
-  return models.build(model_cfg, vocab_size=7, input_dim=1, num_classes=3, rngs=nnx.Rngs(params=0))
+  return models.build(model_cfg, models.TaskShape(vocab_size=7, num_outputs=3), rngs=nnx.Rngs(params=0))
 
 
 def _tiny(cfg):
@@ -43,7 +43,7 @@ def _tiny(cfg):
 
 def test_every_name_list_has_one_home():
   assert tuple(lra.tasks.task_names()) == names.TASKS
-  assert models.RECURRENCES == names.RECURRENCES and classifier.NORMS == names.NORMS
+  assert models.RECURRENCES == names.RECURRENCES and layer.NORMS == names.NORMS
   assert sweep.TASKS is names.TASKS and sweep.RECURRENCES is names.RECURRENCES
   assert common.PRESETS is names.PRESETS
   for task in names.TASKS:
@@ -73,7 +73,7 @@ def test_calibrated_glorot_field_complex_from_the_command_line(tmp_path, monkeyp
              "--config.model.init_params.n_draws=200", "--config.model.init_params.delta=0.1",
              f"--config.model.init_params.cache_dir={tmp_path}")
   assert c.model.init_params.field == "complex" and c.model.init_params.n_draws == 200
-  assert classifier.init_params(c.model) == dict(field="complex", n_draws=200, delta=0.1, cache_dir=str(tmp_path))
+  assert models.init_params(c.model) == dict(field="complex", n_draws=200, delta=0.1, cache_dir=str(tmp_path))
   calls = []  # the Monte Carlo itself is tested in tests/inits; here: what reaches it from the command line
   monkeypatch.setattr(inits.calibration, "calibrated_scale", lambda *args: calls.append(args) or 0.5)
   _build(_tiny(c))
@@ -92,7 +92,7 @@ def test_lru_default_is_the_factorys_ring():
   defaults = inspect.signature(inits.diagonal.lru_ring).parameters
   assert (defaults["r_min"].default, defaults["r_max"].default) == (0.4, 0.9)
   c = _parse(config="configs/imdb.py:recurrence=lru")
-  assert classifier.init_params(c.model) == {}
+  assert models.init_params(c.model) == {}
   radii = _build(_tiny(c)).spectral_radii()
   assert all(0.4 - 1e-5 <= r <= 0.9 + 1e-5 for r in radii)
 

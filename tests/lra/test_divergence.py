@@ -25,7 +25,7 @@ def model_config(recurrence, init, d_hidden):
   return ml_collections.ConfigDict(dict(
       recurrence=recurrence, init=init, init_params={}, d_model=16, d_hidden=d_hidden, n_layers=2,
       norm="batch", dropout=0.0, scan="auto", recurrent_layer_norm=False, bidirectional=False, double_gelu=False,
-      remat="none"))
+      remat="none", pooling="mean"))
 
 
 def optim_config():
@@ -42,12 +42,13 @@ def test_glorot_diverges_and_the_others_do_not(recurrence, task, vocab_size, d_h
            "lengths": np.array([length, length - 100], np.int32), "labels": np.array([0, 1], np.int32)}
   step_fn, finite = None, {}
   for init in INITS:
-    model = models.build(model_config(recurrence, init, d_hidden), vocab_size=vocab_size, input_dim=1,
-                         num_classes=10, rngs=nnx.Rngs(0))
+    model = models.build(model_config(recurrence, init, d_hidden),
+                         models.TaskShape(vocab_size=vocab_size, num_outputs=10), rngs=nnx.Rngs(0))
     tx = optim.make_optimizer(optim_config(), nnx.state(model, nnx.Param), steps_per_epoch=10, total_steps=100)
     graphdef, state = steps.init_state(model, tx)
     if step_fn is None:
-      step_fn = jax.jit(lambda s, b, g=graphdef, t=tx: steps.train_step(g, t, s, b, jax.random.key(0)))
+      step_fn = jax.jit(lambda s, b, g=graphdef, t=tx: steps.train_step(g, t, s, b, jax.random.key(0),
+                                                                              loss="cross_entropy"))
     flags = []
     for _ in range(3):
       state, metrics = step_fn(state, batch)

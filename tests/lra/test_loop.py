@@ -33,13 +33,21 @@ def test_run_writes_config_metrics_results(tmp_path):
   assert on_disk == json.loads(json.dumps(results))
   assert results["diverged"] is False and results["diverged_step"] is None
   assert results["finished"] and results["steps"] == results["total_steps"] > 0
-  assert 0.0 <= results["test_accuracy"] <= 1.0 and 0.0 <= results["best_val_accuracy"] <= 1.0
+  assert results["metric"] == "accuracy"
+  assert 0.0 <= results["test_metric"] <= 1.0 and 0.0 <= results["best_val_metric"] <= 1.0
   lines = read_jsonl(tmp_path / "run" / "metrics.jsonl")
   evals = [l for l in lines if "val/accuracy" in l]
   assert len(evals) == config.train.epochs
-  assert max(e["val/accuracy"] for e in evals) == pytest.approx(results["best_val_accuracy"])
+  assert max(e["val/accuracy"] for e in evals) == pytest.approx(results["best_val_metric"])
   assert all("layer_0/spectral_radius" in e and "val/layer_0/max_abs_h" in e for e in evals)
   assert any("train/loss" in l and "lr/recurrent" in l for l in lines)
+  # The logged learning rates are the schedule's at the step each update used (from the optimizer state).
+  from lra.train import optim
+  schedules = optim.learning_rate_schedules(config.optim, steps_per_epoch=results["total_steps"] // config.train.epochs,
+                                            total_steps=results["total_steps"])
+  for line in (l for l in lines if "lr/recurrent" in l):
+    for group, schedule in schedules.items():
+      assert line[f"lr/{group}"] == pytest.approx(float(schedule(line["step"] - 1)), rel=1e-6)
   # A finished run started again does nothing and returns the same results.
   assert loop.run(config, str(tmp_path / "run")) == on_disk
   # Provenance in both files, and the stability prediction for this width, length and depth.
@@ -113,7 +121,7 @@ def test_batch_that_does_not_divide_over_devices_says_what_to_change(tmp_path):
 @pytest.mark.parametrize("flag, message", [
     ("--config.model.bogus=1", "unknown config field"),
     ("--config.model.d_hidden=abc", "d_hidden"),
-    ("--config.model.init=xavier", "valid initializers"),
+    ("--config.model.init=xavier", "config.model.init='xavier'; valid"),
     ("--config.model.recurrence=gru", "valid"),
 ])
 def test_bad_config_gets_a_clear_message(tmp_path, flag, message):

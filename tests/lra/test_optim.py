@@ -84,7 +84,7 @@ def test_built_models_give_their_recurrent_parameters_the_recurrent_group(recurr
   group's learning rate (unit gradients) and decays by its group's weight decay (zero gradients)."""
   from tests.lra.test_divergence import model_config
   init = "lru_ring" if recurrence == "lru" else "glorot_half"
-  model = models.build(model_config(recurrence, init, 8), vocab_size=5, input_dim=1, num_classes=3,
+  model = models.build(model_config(recurrence, init, 8), models.TaskShape(vocab_size=5, num_outputs=3),
                        rngs=nnx.Rngs(0))
   params = nnx.state(model, nnx.Param)
   labels = optim.param_labels(params)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 # 3 epochs of 8 steps, a latest checkpoint every 3 steps and an evaluation (and best checkpoint) every epoch.
 EXTRA = {"train.epochs": 3, "train.ckpt_every_steps": 3, "train.log_every_steps": 1}
-RESULT_KEYS = ("best_val_accuracy", "test_accuracy", "best_step", "steps", "diverged", "finished")
+RESULT_KEYS = ("best_val_metric", "test_metric", "best_step", "steps", "diverged", "finished")
 
 
 def _flags(cache):
