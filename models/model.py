@@ -12,6 +12,8 @@ BatchNorm's running statistics, no dropout; a bidirectional block has none): the
 
 import dataclasses
 
+import jax
+import jax.numpy as jnp
 from flax import nnx
 
 import inits
@@ -93,8 +95,12 @@ def check_config(model_cfg) -> None:
         f"config.model.init=rescaled_glorot needs config.model.d_hidden > 163 (gamma_n <= 0 at "
         f"d_hidden={model_cfg.d_hidden}, so c_n is undefined): raise d_hidden, or use "
         f"--config.model.init=calibrated_glorot, which works at any width")
+  # One draw of the recurrence as the block makes it (dense: the real (n, n) matrix; diagonal and LRU: n complex
+  # eigenvalues), so that an initializer's ValueError on these parameters is a config error now, not a traceback.
+  n = model_cfg.d_hidden
+  shape, dtype = ((n, n), jnp.float32) if model_cfg.recurrence == "dense" else ((n,), jnp.complex64)
   try:
-    inits.get(model_cfg.init, **init_params(model_cfg))
+    inits.get(model_cfg.init, **init_params(model_cfg))(jax.random.key(0), shape, dtype)
   except ValueError as e:  # a parameter this initializer does not take, or a bad value
     raise ConfigError(f"config.model.init_params: {e}") from None
 

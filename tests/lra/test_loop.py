@@ -123,6 +123,8 @@ def test_batch_that_does_not_divide_over_devices_says_what_to_change(tmp_path):
     ("--config.model.d_hidden=abc", "d_hidden"),
     ("--config.model.init=xavier", "config.model.init='xavier'; valid"),
     ("--config.model.recurrence=gru", "valid"),
+    ("--config.optim.lr=-1", "config.optim.lr=-1"),
+    ("--config.data.listops.max_args=1", "config.data.listops.max_args=1"),
 ])
 def test_bad_config_gets_a_clear_message(tmp_path, flag, message):
   proc = subprocess.run([sys.executable, "train.py", "--config", "configs/listops.py:cpu", "--workdir",
@@ -131,6 +133,15 @@ def test_bad_config_gets_a_clear_message(tmp_path, flag, message):
   assert proc.returncode != 0
   assert message in proc.stderr, proc.stderr[-2000:]
   assert "Traceback" not in proc.stderr
+
+
+def test_a_config_file_that_does_not_exist_is_one_line(tmp_path):
+  proc = subprocess.run([sys.executable, "train.py", "--config", "configs/nope.py:cpu", "--workdir", str(tmp_path / "x"),
+                         "--config.seed=1"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, JAX_PLATFORMS="cpu", WANDB_MODE="disabled"))
+  assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+  assert "configs/nope.py: no such file" in proc.stderr and "configs/listops.py" in proc.stderr
 
 
 def test_rescaled_glorot_at_small_width_names_the_fix(tmp_path):
