@@ -32,6 +32,9 @@ def get_config(arg: str = "paper"):
   c.train.update(batch_size=32, epochs=20)
   c.data.max_length = 4000          # per document: an example is two documents
   if arg.preset == "cpu":  # the small learnable fixture in the official format (no download)
-    common.shrink_for_cpu(c, epochs=3, warmup_epochs=0.5, log_every_steps=10, ckpt_every_steps=200)
+    common.shrink_for_cpu(c, epochs=2, warmup_epochs=0.5, log_every_steps=10, ckpt_every_steps=200)
     c.model.head_hidden = c.model.d_model
+    # BatchNorm's running statistics lag the weights in a run of 124 steps: with them, evaluation stayed at
+    # chance while training reached 99% (e1 - e2 compares two nearly equal means); LayerNorm has none.
+    c.model.norm = "layer"
   return c

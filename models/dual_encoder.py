@@ -59,3 +59,30 @@ class DualEncoderHead(nnx.Module):
     """Logits (B, num_classes) float32 of the B pairs (args as `pooled`)."""
     hidden = jax.nn.gelu(self.hidden_layer(self.features(x, mask)))
     return self.output_layer(hidden).astype(jnp.float32)
+
+
+class PairClassifier(nnx.Module):
+  """A backbone run once on both documents of every pair, then a DualEncoderHead: (B, 2, L) -> (B, C) logits.
+
+  The call matches `SequenceClassifier`'s, so the training and evaluation steps take it as they are.
+
+  Attributes:
+    body: a `models.classifier.SequenceClassifier`; only its encoder and layers run (`features`), its decoder not.
+    head: the DualEncoderHead.
+  """
+
+  def __init__(self, body, head: DualEncoderHead):
+    self.body = body
+    self.head = head
+
+  def __call__(self, inputs, lengths, *, train: bool, dropout_key=None):
+    """inputs (B, 2, L) int32 tokens, lengths (B, 2) int32 -> (logits (B, C) float32, the body's per-layer stats).
+
+    The stats are over the 2B documents; `train` and `dropout_key` as `SequenceClassifier.__call__`.
+    """
+    rows, row_lengths = pair_rows(inputs, lengths)
+    x, mask, stats = self.body.features(rows, row_lengths, train=train, dropout_key=dropout_key)
+    return self.head(x, mask), stats
+
+  def spectral_radii(self) -> list[float]:
+    return self.body.spectral_radii()

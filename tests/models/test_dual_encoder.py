@@ -102,9 +102,9 @@ def test_swapping_documents_flips_only_the_difference():
   assert np.abs(f[:, 3 * D:]).min() > 0  # so the sign flip is visible
 
 
-def test_backbone_and_head_on_fixture_pairs(tmp_path):
-  """One backbone on both documents of pairs read from the fixture TSVs: padding tokens (other ids, more of
-  them) never change the logits, and swapping the documents flips only e1 - e2."""
+def test_pair_classifier_on_fixture_pairs(tmp_path):
+  """PairClassifier (one backbone on both documents, then the head) on pairs read from the fixture TSVs: padding
+  tokens (other ids, more of them) never change the logits, and swapping the documents flips only e1 - e2."""
   c = retrieval_config.get_config("cpu")
   c.model.update(d_model=8, d_hidden=16, n_layers=1, init="glorot_half", remat="none")
   c.data.cache_dir = str(tmp_path)
@@ -116,16 +116,17 @@ def test_backbone_and_head_on_fixture_pairs(tmp_path):
   assert test.lengths.min() < 48  # some padding to disturb
   rngs = nnx.Rngs(params=0)
   body = classifier.build(c.model, vocab_size=task.vocab_size, input_dim=1, num_classes=2, rngs=rngs)
-  module = dual_encoder.DualEncoderHead(8, 2, c.model.head_hidden, rngs=rngs)
+  model = dual_encoder.PairClassifier(body, dual_encoder.DualEncoderHead(8, 2, c.model.head_hidden, rngs=rngs))
 
   @nnx.jit
-  def forward(body, module, inputs, lengths):
+  def forward(model, inputs, lengths):
+    logits, _ = model(inputs, lengths, train=False)
     rows, row_lengths = dual_encoder.pair_rows(inputs, lengths)
-    x, mask, _ = body.features(rows, row_lengths, train=False)
-    return module(x, mask), module.features(x, mask)
+    x, mask, _ = model.body.features(rows, row_lengths, train=False)
+    return logits, model.head.features(x, mask)
 
   def run(inputs, lengths):
-    return tuple(map(np.asarray, forward(body, module, jnp.asarray(inputs), jnp.asarray(lengths))))
+    return tuple(map(np.asarray, forward(model, jnp.asarray(inputs), jnp.asarray(lengths))))
 
   inputs, lengths = test.model_inputs(np.arange(4)), test.lengths
   logits, feats = run(inputs, lengths)
