@@ -4,7 +4,8 @@ paper-scale settings for the linear RNNs of Table 1, and a `:cpu` preset on a sm
   python train.py --config configs/retrieval.py --workdir runs/retrieval \
       --config.data.retrieval.raw_dir=.../lra_release/lra_release/tsv_data      # 6 layers, d_model 128, n 256
   python train.py --config configs/retrieval.py --config.data.retrieval.tokenizer=char ...    # S4 / S5's tokens
-  python train.py --config configs/retrieval.py:cpu --workdir runs/retrieval_cpu  # fixture, no download
+  python train.py --config configs/retrieval.py:cpu --workdir runs/retrieval_cpu  # fixture, no download:
+      # 2 epochs (124 steps), 99.8% test accuracy (chance 50%), 78 s of CPU time on 2 cores (docs/data.md)
 
 Chosen settings and why:
 - Task-level sizes from S5's AAN run (the peers' settings): 6 layers, d_model 128, batch 32 pairs (64
@@ -34,7 +35,7 @@ def get_config(arg: str = "paper"):
   if arg.preset == "cpu":  # the small learnable fixture in the official format (no download)
     common.shrink_for_cpu(c, epochs=2, warmup_epochs=0.5, log_every_steps=10, ckpt_every_steps=200)
     c.model.head_hidden = c.model.d_model
-    # BatchNorm's running statistics lag the weights in a run of 124 steps: with them, evaluation stayed at
-    # chance while training reached 99% (e1 - e2 compares two nearly equal means); LayerNorm has none.
+    # BatchNorm's running statistics lag the weights in so short a run: with them, evaluation stayed near chance
+    # while training reached 99% (e1 - e2 compares two nearly equal means); LayerNorm has none (docs/data.md).
     c.model.norm = "layer"
   return c

@@ -185,9 +185,11 @@ class Retrieval(data.Classification):
     return cfg.raw_dir, cfg.raw_dir
 
   def documents(self, split: str) -> tuple:
-    """(labels, first documents, second documents, where) of a split, read once; documents are bytes cut to
-    max_length + 1 (byte tokenizer) or str cut to max_length characters (char tokenizer), one more than is kept so
-    that truncation can be counted."""
+    """(labels, first documents, second documents, where) of a split, held until `load` encodes it.
+
+    Documents are bytes cut to max_length + 1 (byte tokenizer) or str cut to max_length characters (char
+    tokenizer): one more than is kept, so that truncation can be counted.
+    """
     if split not in self._documents:
       root, where = self.folder()
       path = os.path.join(root, SPLIT_FILES[split])
@@ -234,4 +236,5 @@ class Retrieval(data.Classification):
     lengths = np.stack([columns[0][1], columns[1][1]], axis=1)
     info = {"source": where, "file": SPLIT_FILES[split], "tokenizer": self.data_cfg.retrieval.tokenizer,
             "truncated_documents": int(truncated)}
+    del self._documents[split]  # about 1 GB of text for the official train split; the ids are what stays
     return data.Split(inputs, lengths, labels, info, data.as_int32_tokens)
