@@ -146,7 +146,7 @@ def fixture_topic(text):
 def test_fixture_follows_its_law_and_is_seeded(tmp_path):
   sizes = dict(num_train=60, num_val=10, num_test=20, min_words=20, max_words=40)
   folder = retrieval.write_fixture(str(tmp_path / "a"), seed=3, **sizes)
-  again = retrieval.write_fixture(str(tmp_path / "b"), seed=3, **sizes)
+  retrieval.write_fixture(str(tmp_path / "b"), seed=3, **sizes)
   retrieval.write_fixture(str(tmp_path / "c"), seed=4, **sizes)
   for name in FILES.values():
     first = (tmp_path / "a" / name).read_bytes()
