@@ -24,7 +24,7 @@ def default_data_config(task: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   # pad / truncate to this length; copy: 2K + 1 + blanks; forecast: history + horizon; (p)sMNIST: 784 pixels
   c.max_length = {"listops": 2048, "scifar": 1024, "imdb": 4096, "copy": 1021, "adding": 1000, "forecast": 1744,
-                  "smnist": 784, "psmnist": 784}[task]
+                  "smnist": 784, "psmnist": 784, "retrieval": 4000}[task]  # retrieval: per document
   c.data_dir = config_dict.placeholder(str)   # tfds data dir; None: $TFDS_DATA_DIR or ~/tensorflow_datasets
   c.cache_dir = config_dict.placeholder(str)  # generated tasks + fixtures; None: $GLOROT_LRA_CACHE/data
   c.val_fraction = 0.1                        # held-out share of train (scifar val_split=lra, imdb)
@@ -98,6 +98,19 @@ def default_data_config(task: str) -> ml_collections.ConfigDict:
     ))
     if task == "psmnist":
       c.mnist.permutation_seed = 0            # the fixed pixel permutation (recorded in results.json)
+  elif task == "retrieval":
+    c.retrieval = ml_collections.ConfigDict(dict(
+        source="raw",                         # raw (the official TSVs) | fixture (a small learnable set)
+        raw_dir=config_dict.placeholder(str),  # folder with new_aan_pairs.{train,eval,test}.tsv (tsv_data)
+        tokenizer="byte",                     # byte (id = byte + 1, vocab 257; LRA) | char (S4 / S5, + <eos>)
+        char_min_freq=1,                      # char tokenizer: keep characters seen this often in train (S4: 1)
+        fixture_num_train=2000,               # source=fixture: pairs per split and words a document
+        fixture_num_val=200,
+        fixture_num_test=500,
+        fixture_min_words=20,
+        fixture_max_words=100,
+        fixture_seed=0,
+    ))
   else:
     c.imdb = ml_collections.ConfigDict(dict(
         source="auto",                        # auto (raw_dir if set, else tfds) | tfds | raw | fixture
@@ -137,4 +150,7 @@ def cpu_data_overrides(task: str) -> dict:
                                               rollout_steps=4096, rollout_examples=8))
   if task in ("smnist", "psmnist"):
     return dict(max_length=784, mnist=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500))
+  if task == "retrieval":  # documents of 20-100 words (about 100-600 bytes), cut to 512
+    return dict(max_length=512, retrieval=dict(source="fixture", fixture_num_train=2000, fixture_num_val=200,
+                                               fixture_num_test=500, fixture_min_words=20, fixture_max_words=100))
   raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")

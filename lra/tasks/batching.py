@@ -4,6 +4,7 @@
     for batch in batches.epoch(3, start_step=10):   # exactly batches 10.. of epoch 3
       ...  # batch = {"inputs": (B, L) int32 or (B, L, C) float32, "lengths": (B,) int32, "labels": (B,) int32,
            #          "weights": (B,) float32, 1 for real examples and 0 for padding rows}
+           # A pair task (retrieval) has inputs (B, 2, L) and lengths (B, 2): rows are indexed on axis 0 only.
 
 The order of epoch e is `np.random.default_rng([seed, e]).permutation(N)` (or 0..N-1 without shuffling), so it
 depends on nothing but (seed, e). With drop_last=False the last batch is filled up to the full batch size with
