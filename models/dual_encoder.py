@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from models.classifier import masked_mean
+from models.heads import masked_mean
 
 
 def pair_rows(inputs, lengths):
@@ -33,9 +33,13 @@ class DualEncoderHead(nnx.Module):
     output_layer: Linear(hidden, num_classes).
   """
 
-  def __init__(self, d_model: int, num_classes: int, hidden: int, *, rngs: nnx.Rngs):
+  def __init__(self, d_model: int, num_classes: int, *, hidden: int | None = None, rngs: nnx.Rngs, **_):
+    """hidden: the MLP's width (`config.model.head_hidden`; None: d_model, as S4 / S5)."""
+    hidden = d_model if hidden is None else hidden
     self.hidden_layer = nnx.Linear(4 * d_model, hidden, rngs=rngs)
     self.output_layer = nnx.Linear(hidden, num_classes, rngs=rngs)
+
+  rows = staticmethod(pair_rows)  # what the backbone runs on: the 2B documents of the B pairs
 
   def pooled(self, x, mask):
     """(e1, e2), each (B, d): the mean over real tokens of each pair's first and second document.
@@ -55,34 +59,7 @@ class DualEncoderHead(nnx.Module):
     e1, e2 = self.pooled(x, mask)
     return jnp.concatenate([e1, e2, e1 * e2, e1 - e2], axis=-1)
 
-  def __call__(self, x, mask):
-    """Logits (B, num_classes) float32 of the B pairs (args as `pooled`)."""
+  def __call__(self, x, mask, lengths=None):
+    """Logits (B, num_classes) float32 of the B pairs (args as `pooled`; the mask already holds the lengths)."""
     hidden = jax.nn.gelu(self.hidden_layer(self.features(x, mask)))
     return self.output_layer(hidden).astype(jnp.float32)
-
-
-class PairClassifier(nnx.Module):
-  """A backbone run once on both documents of every pair, then a DualEncoderHead: (B, 2, L) -> (B, C) logits.
-
-  The call matches `SequenceClassifier`'s, so the training and evaluation steps take it as they are.
-
-  Attributes:
-    body: a `models.classifier.SequenceClassifier`; only its encoder and layers run (`features`), its decoder not.
-    head: the DualEncoderHead.
-  """
-
-  def __init__(self, body, head: DualEncoderHead):
-    self.body = body
-    self.head = head
-
-  def __call__(self, inputs, lengths, *, train: bool, dropout_key=None):
-    """inputs (B, 2, L) int32 tokens, lengths (B, 2) int32 -> (logits (B, C) float32, the body's per-layer stats).
-
-    The stats are over the 2B documents; `train` and `dropout_key` as `SequenceClassifier.__call__`.
-    """
-    rows, row_lengths = pair_rows(inputs, lengths)
-    x, mask, stats = self.body.features(rows, row_lengths, train=train, dropout_key=dropout_key)
-    return self.head(x, mask), stats
-
-  def spectral_radii(self) -> list[float]:
-    return self.body.spectral_radii()

@@ -1,9 +1,11 @@
 """Task heads over the backbone's features: what a task reads from every position's features (B, L, d).
 
-`HEADS[task.head]` builds the head (lra/tasks/data.py declares each task's): "classify" and "regress" pool the
-sequence (mean over real positions, or the last real one) into logits (B, C) or values (B,); "per_position"
-reads the last P real positions into logits (B, P, C) or values (B, P). Each head is a decoder Linear(d, C) after
-its reading, and `readout` is that decoder alone, for the step mode.
+`models.model.HEADS[task.head]` builds the head (lra/tasks/data.py declares each task's): "classify" and
+"regress" pool the sequence (mean over real positions, or the last real one) into logits (B, C) or values (B,);
+"per_position" reads the last P real positions into logits (B, P, C) or values (B, P); "dual_encoder"
+(models/dual_encoder.py) compares the two documents of a pair. A head is `head(x, mask, lengths) -> outputs` on
+the backbone's features of `head.rows(inputs, lengths)`; these two are a decoder Linear(d, C) after their
+reading, and `readout` is that decoder alone, for the step mode.
 """
 
 import jax.numpy as jnp
@@ -31,6 +33,11 @@ class _Decoded(nnx.Module):
   def __init__(self, d_model: int, num_outputs: int, *, values: bool, rngs: nnx.Rngs):
     self.decoder = nnx.Linear(d_model, num_outputs, rngs=rngs)
     self.values = values
+
+  @staticmethod
+  def rows(inputs, lengths):
+    """What the backbone runs on: the inputs as they are (a pair head reorders them)."""
+    return inputs, lengths
 
   def readout(self, features):
     """features (..., d) -> logits (..., C), or values (...) for a one-output MSE head."""
@@ -64,5 +71,3 @@ class PerPosition(_Decoded):
   def __call__(self, x, mask, lengths):
     return self.readout(last_positions(x, lengths, self.num_positions))
 
-
-HEADS = {"classify": Pooled, "regress": Pooled, "per_position": PerPosition}

@@ -20,7 +20,7 @@ import inits
 from configs.errors import ConfigError, check_at_least, check_between, check_choice
 from inits import theory
 from models import heads as heads_lib
-from models import diagonal_rnn, linear_rnn, lru
+from models import diagonal_rnn, dual_encoder, linear_rnn, lru
 from models import remat as remat_lib
 from models import scan as scan_lib
 from models.backbone import Backbone
@@ -28,6 +28,8 @@ from models.layer import NORMS
 
 BLOCKS = {"dense": linear_rnn.LinearRNN, "diag": diagonal_rnn.DiagonalRNN, "lru": lru.LRU}
 RECURRENCES = tuple(BLOCKS)
+HEADS = {"classify": heads_lib.Pooled, "regress": heads_lib.Pooled, "per_position": heads_lib.PerPosition,
+         "dual_encoder": dual_encoder.DualEncoderHead}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,8 +59,9 @@ class SequenceModel(nnx.Module):
 
   def __call__(self, inputs, lengths, *, train: bool, dropout_key=None):
     """Returns (outputs float32, per-layer state stats); outputs as the head gives them (models/heads.py)."""
-    x, mask, stats = self.backbone(inputs, lengths, train=train, dropout_key=dropout_key)
-    return self.head(x, mask, lengths), stats
+    rows, row_lengths = self.head.rows(inputs, lengths)
+    x, mask, stats = self.backbone(rows, row_lengths, train=train, dropout_key=dropout_key)
+    return self.head(x, mask, row_lengths), stats
 
   def initial_state(self, batch: int) -> list:
     return self.backbone.initial_state(batch)
@@ -115,8 +118,8 @@ def build(model_cfg, task, *, rngs: nnx.Rngs) -> SequenceModel:
   """
   if model_cfg.recurrence not in BLOCKS:
     raise ValueError(f"config.model.recurrence={model_cfg.recurrence!r}; valid: {list(RECURRENCES)}")
-  if task.head not in heads_lib.HEADS:
-    raise ValueError(f"task {task.name!r} has head {task.head!r}; valid: {list(heads_lib.HEADS)}")
+  if task.head not in HEADS:
+    raise ValueError(f"task {task.name!r} has head {task.head!r}; valid: {list(HEADS)}")
   block_class = BLOCKS[model_cfg.recurrence]
   params = init_params(model_cfg)
 
@@ -130,7 +133,7 @@ def build(model_cfg, task, *, rngs: nnx.Rngs) -> SequenceModel:
       make_block, vocab_size=task.vocab_size, input_dim=task.input_dim, d_model=model_cfg.d_model,
       n_layers=model_cfg.n_layers, norm=model_cfg.norm, dropout_rate=float(model_cfg.dropout),
       double_gelu=model_cfg.double_gelu, remat=model_cfg.remat, rngs=rngs)
-  head = heads_lib.HEADS[task.head](
+  head = HEADS[task.head](
       model_cfg.d_model, task.num_outputs, pooling=model_cfg.pooling, num_positions=task.num_positions,
-      values=task.loss == "mse", rngs=rngs)
+      values=task.loss == "mse", hidden=model_cfg.get("head_hidden"), rngs=rngs)
   return SequenceModel(backbone, head)

@@ -8,7 +8,7 @@ from flax import nnx
 
 from configs import retrieval as retrieval_config
 from lra.tasks import get_task
-from models import classifier
+import models
 from models import dual_encoder
 
 B, L, D = 3, 7, 5
@@ -29,7 +29,7 @@ def with_garbage(x, mask, seed):
 
 
 def head(seed=0, hidden=6, num_classes=2):
-  return dual_encoder.DualEncoderHead(D, num_classes, hidden, rngs=nnx.Rngs(params=seed))
+  return dual_encoder.DualEncoderHead(D, num_classes, hidden=hidden, rngs=nnx.Rngs(params=seed))
 
 
 def test_pair_rows_order():
@@ -102,9 +102,10 @@ def test_swapping_documents_flips_only_the_difference():
   assert np.abs(f[:, 3 * D:]).min() > 0  # so the sign flip is visible
 
 
-def test_pair_classifier_on_fixture_pairs(tmp_path):
-  """PairClassifier (one backbone on both documents, then the head) on pairs read from the fixture TSVs: padding
-  tokens (other ids, more of them) never change the logits, and swapping the documents flips only e1 - e2."""
+def test_pair_model_on_fixture_pairs(tmp_path):
+  """models.build's model for retrieval (one backbone on both documents, then the dual-encoder head) on pairs read
+  from the fixture TSVs: padding tokens (other ids, more of them) never change the logits, and swapping the
+  documents flips only e1 - e2."""
   c = retrieval_config.get_config("cpu")
   c.model.update(d_model=8, d_hidden=16, n_layers=1, init="glorot_half", remat="none")
   c.data.cache_dir = str(tmp_path)
@@ -114,15 +115,14 @@ def test_pair_classifier_on_fixture_pairs(tmp_path):
   task = get_task("retrieval", c.data)
   test = task.load("test")
   assert test.lengths.min() < 48  # some padding to disturb
-  rngs = nnx.Rngs(params=0)
-  body = classifier.build(c.model, vocab_size=task.vocab_size, input_dim=1, num_classes=2, rngs=rngs)
-  model = dual_encoder.PairClassifier(body, dual_encoder.DualEncoderHead(8, 2, c.model.head_hidden, rngs=rngs))
+  model = models.build(c.model, task, rngs=nnx.Rngs(params=0))
+  assert isinstance(model.head, dual_encoder.DualEncoderHead) and model.head.output_layer.out_features == 2
 
   @nnx.jit
   def forward(model, inputs, lengths):
     logits, _ = model(inputs, lengths, train=False)
     rows, row_lengths = dual_encoder.pair_rows(inputs, lengths)
-    x, mask, _ = model.body.features(rows, row_lengths, train=False)
+    x, mask, _ = model.backbone(rows, row_lengths, train=False)
     return logits, model.head.features(x, mask)
 
   def run(inputs, lengths):
