@@ -1,4 +1,5 @@
-"""The tasks (LRA's ListOps, sCIFAR, IMDB; copy, adding, forecast; sMNIST, psMNIST), looked up by name."""
+"""The tasks (LRA's ListOps, sCIFAR, IMDB; copy, adding, forecast; sMNIST, psMNIST; Pathfinder, Path-X), looked up by
+name."""
 
 from lra.errors import ConfigError
 from lra.tasks import adding
@@ -7,11 +8,13 @@ from lra.tasks import forecast
 from lra.tasks import imdb
 from lra.tasks import listops
 from lra.tasks import mnist
+from lra.tasks import pathfinder
 from lra.tasks import scifar
 
 # Keyed by each class's `name`, in the order of configs.names.TASKS (tests/configs/test_configs.py checks both).
 _TASKS = {cls.name: cls for cls in (listops.ListOps, scifar.SCifar, imdb.Imdb, copy_memory.CopyMemory,
-                                    adding.Adding, forecast.Forecast, mnist.SMnist, mnist.PSMnist)}
+                                    adding.Adding, forecast.Forecast, mnist.SMnist, mnist.PSMnist,
+                                    pathfinder.Pathfinder, pathfinder.PathX)}
 
 
 def task_names() -> list[str]:

@@ -307,16 +307,21 @@ def _targets(rng, p: Law, margin: int):
     tail0 = rng.uniform(2 * sd, res - 1 - 2 * sd, size=2)
     phi = rng.uniform(0, 2 * math.pi)
     tail1 = tail0 + sd * np.array([math.sin(phi), math.cos(phi)])
-    near, wide = canvas.near.copy(), canvas.wide.copy()   # the second target's origin marker, reserved
+    # Both origins are marker places: no contour comes near the other's, and no head (a marker place) comes near
+    # either, so two markers never touch and their distance does not give the label away.
+    near, wide = canvas.near.copy(), canvas.wide.copy()
     near.stamp_disc(tail1, p.clearance + p.marker_radius)
-    wide.stamp_disc(tail1, p.clearance + 2 * p.marker_radius)
+    for tail in (tail0, tail1):
+      wide.stamp_disc(tail, p.clearance + 2 * p.marker_radius)
     first = _grow(rng, canvas, tail0, p.contour_length, margin, marked=True, near=near, wide=wide)
     if first is None:
       continue
     canvas.commit(*first)
     canvas.reserve_tip(first[0][0])
     canvas.reserve_tip(first[1][-1])
-    second = _grow(rng, canvas, tail1, p.contour_length, margin, marked=True)
+    wide = canvas.wide.copy()
+    wide.stamp_disc(tail1, p.clearance + 2 * p.marker_radius)
+    second = _grow(rng, canvas, tail1, p.contour_length, margin, marked=True, wide=wide)
     if second is None:
       continue
     canvas.commit(*second)
