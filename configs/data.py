@@ -153,8 +153,8 @@ def cpu_data_overrides(task: str) -> dict:
                                               rollout_steps=4096, rollout_examples=8))
   if task == "pathfinder":  # 2,000 images of 32 px (about a minute to generate on 2 cores)
     return dict(max_length=1024, pathfinder=dict(source="generated", resolution=32, num_images=2000))
-  if task == "pathx":  # 400 images of 128 px: 320 train, 40 val, 40 test
-    return dict(max_length=128 * 128, pathfinder=dict(source="generated", resolution=128, num_images=400))
+  if task == "pathx":  # 200 images of 128 px: 160 train, 20 val, 20 test
+    return dict(max_length=128 * 128, pathfinder=dict(source="generated", resolution=128, num_images=200))
   if task in ("smnist", "psmnist"):
     return dict(max_length=784, mnist=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500))
   raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")

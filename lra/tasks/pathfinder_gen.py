@@ -1,18 +1,21 @@
 """A seeded Pathfinder generator (the law of Linsley et al. 2018 that LRA's Pathfinder and Path-X were drawn from).
 
 One image: label = a fair coin. Two target contours of `contour_length` paddles grow from two tails
-`seed_distance` apart near the centre (tails at least 2 * seed_distance from the border). A paddle is a segment
-of `paddle_length` and `paddle_thickness`; the next one starts `margin` beyond the previous head, so its head lies
-on a circle of radius paddle_length + margin around it. Its direction is drawn among `num_turns` candidates
-weighted by max(cos(min(continuity * |turn|, pi / 2)), 0) ** 2 times the free space around the candidate
-(min(1, distance to the nearest other paddle / (2 * clearance)), 0 where it would overlap: closer than `clearance`
-to another contour, or off the image); after `max_tries` draws with no free candidate the contour fails and the
-pair is drawn again. Then distractor contours of contour_length // 3 paddles start at free places until
-`num_distractors` are placed or under 1% of the image is free. Paddles are drawn antialiased (a PIL line at
-`supersample` times the resolution, Lanczos down-sampling), each kind on its own layer, and the layers combined
-by maximum with their intensities. Two disc markers of `marker_radius`: one on the origin tip of a random target,
-the other on the terminal tip of the same target (label 1) or of the other one (label 0). Both classes hold two
-full targets, the same clutter and four reserved tips, so only connectivity tells them apart.
+`seed_distance` apart near the centre (the first tail at least 2 * seed_distance from the border). A paddle is a
+segment of `paddle_length` and `paddle_thickness`; the next one starts `margin` beyond the previous head, so its
+head lies on a circle of radius paddle_length + margin around it. Its direction is drawn among `num_turns`
+candidate turns weighted by max(cos(min(continuity * |turn|, pi / 2)), 0) ** 2 times the free space ahead (0.05
+plus the share of nine look-ahead points 1-3 steps on that are free); a candidate that would overlap (its centre
+line closer than `clearance` to another contour or to this one's paddles before the previous, or off the image)
+has weight 0. After `max_tries` draws with no free candidate the contour fails and the pair is drawn again.
+The four tips of the targets are marker places: other contours keep a marker radius further from them, and a
+target's head keeps clear of both origins. Then distractor contours of contour_length // 3 paddles start at free
+places until `num_distractors` are placed, under 1% of the image is free, or 4 starts per distractor have failed.
+Paddles are drawn antialiased (a PIL line at `supersample` times the resolution, Lanczos down-sampling), each
+kind on its own layer, and the layers combined by maximum with their intensities. Two disc markers of
+`marker_radius`: one on the origin tip of a random target, the other on the terminal tip of the same target
+(label 1) or of the other one (label 0). Both classes hold two full targets, the same clutter and four reserved
+tips, so only connectivity tells them apart.
 
 Coordinates are (row, col) in pixels, pixel (r, c) centred at (r, c). Image `index` of a set with `seed` draws
 from `np.random.SeedSequence(seed, spawn_key=(index,))`: the same image whatever the workers or their order.
@@ -63,9 +66,9 @@ class Law:
     distractor_budget: distractor contours = distractor_budget // distractor_length.
     target_intensity, distractor_intensity, marker_intensity: each layer's level before scaling.
     minmax_scale: True: each image min-max scaled to 0-255; False: intensity 1 is 255 (clipped above).
-    clearance: least distance between the segments of two different contours (and a marker's disc and another
-      contour); the gap within a contour is `margin`, so clearance > margin keeps contours apart at any threshold
-      that joins a contour's paddles.
+    clearance: least distance between the centre lines of two contours (a marker's disc keeps marker_radius
+      more); the gap within a contour is `margin`, so clearance > margin keeps contours apart at the thresholds
+      that join a contour's paddles.
     supersample: drawing scale before the Lanczos down-sampling.
     num_turns: candidate directions per paddle.
     max_tries: draws of candidates before a contour fails.
