@@ -227,7 +227,7 @@ def read_metadata(raw_dir: str, difficulty: str, resolution: int, skip=()) -> Ra
         raise data.DataFormatError(
             f"{path}:{line_number}: expected {len(OFFICIAL_FIELDS)} space-separated fields 'imgs/<N> "
             f"sample_<M>.png <index> <label 0|1> ...', got {line[:100]!r}")
-      relative = f"{fields[0]}/{fields[1]}"
+      relative = f"{fields[0].rstrip('/')}/{fields[1]}"
       if prefix + relative in skipped:
         continue
       paths.append(os.path.join(base, relative))

@@ -454,6 +454,7 @@ def generate_range(p: Law, seed: int, start: int, stop: int, *, workers: int = 0
         bar.update(len(part["labels"]))
         yield part
       return
+    # spawn, not fork: the caller (train.py) may hold JAX threads, which a forked child could deadlock on.
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
       for part in pool.imap(_sample_range, tasks):
         bar.update(len(part["labels"]))
