@@ -62,8 +62,8 @@ def probe(features: np.ndarray, labels: np.ndarray, folds: int = 5) -> float:
   return correct / len(y)
 
 
-def statistics(resolution: int, num: int, seed: int) -> str:
-  arrays = gen.generate(gen.law(resolution, "hard"), seed, num)
+def statistics(resolution: int, num: int, seed: int, workers: int = 0) -> str:
+  arrays = gen.generate(gen.law(resolution, "hard"), seed, num, workers=workers)
   pixels, labels = arrays["pixels"], arrays["labels"]
   flat = pixels.reshape(num, -1).astype(np.float64)
   lit = (flat >= LIT).sum(1)

@@ -124,3 +124,14 @@ def test_make_pathfinder_cache_format(tmp_path):
   assert sorted(arrays) == sorted(expected)
   assert all(arrays[k].tobytes() == expected[k].tobytes() for k in arrays)
   assert (tmp_path / "manifest.json").is_file()
+
+
+def test_bench_and_report_scripts_run(tmp_path, capsys):
+  bench = runpy.run_path(os.path.join(REPO, "scripts", "bench_pathfinder.py"))["main"]
+  bench(["--workers", "1", "--num32", "3", "--num128", "1", "--serial", "2"])
+  rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 32 |") or
+          line.startswith("| 128 |")]
+  assert len(rows) == 2 and all(len(row.split("|")) == 9 for row in rows)
+  report = runpy.run_path(os.path.join(REPO, "scripts", "pathfinder_report.py"))
+  table = report["statistics"](32, 12, seed=1, workers=1)
+  assert "| flood fill agrees with the label (threshold 10%, dilation 0 px) | 12 / 12 |" in table
