@@ -129,11 +129,15 @@ def make_set(law: gen.Law, seed: int, num: int, out_dir: str, *, fmt: str = "cac
   layout (`fmt="lra"`) under `out_dir/pathfinder<res>/<difficulty folder>/`. Returns the label counts etc.
 
   Raises:
-    ConfigError: an unknown format or a count below 1.
+    ConfigError: an unknown format, a count below 1, or (lra) a difficulty whose contour length is not the law's.
   """
   data.check_choice("pathfinder format", fmt, ("cache", "lra"))
   if num < 1:
     raise ConfigError(f"pathfinder: num={num} images must be >= 1")
+  if fmt == "lra" and gen.CONTOUR_LENGTHS.get(difficulty) != law.contour_length:
+    raise ConfigError(f"pathfinder: difficulty={difficulty!r} names contours of "
+                      f"{gen.CONTOUR_LENGTHS.get(difficulty)} paddles, the law has {law.contour_length}; valid: "
+                      f"{gen.CONTOUR_LENGTHS}")
   info = {"law": dataclasses.asdict(law), "seed": seed, "num": num, "generator_version": GENERATOR_VERSION}
   if fmt == "lra":
     writer = LraWriter(os.path.join(out_dir, f"pathfinder{law.resolution}"), law, difficulty)

@@ -3,6 +3,7 @@ split, pixel scaling, and the one-line DataError / ConfigError of bad files and 
 
 import os
 import runpy
+import shutil
 
 import numpy as np
 import pytest
@@ -54,6 +55,10 @@ def test_raw_and_generated_sources_give_the_same_splits(official, tmp_path):
   cfg = config(source="generated", num_images=NUM, workers=1)
   cfg.cache_dir = str(tmp_path)
   generated = get_task("pathfinder", cfg)
+  easy = config(source="generated", num_images=NUM, workers=1, difficulty="easy")
+  easy.cache_dir = str(tmp_path)
+  expected = gen.generate(gen.law(32, "easy"), 0, NUM, workers=1, progress=False)
+  assert get_task("pathfinder", easy).images()[0].tobytes() == expected["pixels"].tobytes()
   seen = []
   for split, size in (("train", 16), ("val", 2), ("test", 2)):
     a, b = raw.load(split), generated.load(split)
@@ -80,7 +85,6 @@ def test_pixel_choices(official):
 def test_skip_list_and_bad_files(official, tmp_path):
   root, _ = official
   copy = tmp_path / "pathfinder32"
-  import shutil
   shutil.copytree(root, copy)
   png = copy / "curv_contour_length_14" / "imgs" / "0" / "sample_5.png"
   png.write_bytes(b"")   # like the release's known empty PNG
@@ -111,6 +115,8 @@ def test_bad_fields_name_the_fix():
     get_task("pathx", cfg)
   with pytest.raises(ConfigError, match=r"config.data.pathfinder.source='tfds'; valid: \['generated', 'raw'\]"):
     get_task("pathfinder", config(source="tfds"))
+  with pytest.raises(ConfigError, match=r"difficulty='easy' names contours of 6 paddles, the law has 14"):
+    pathfinder.make_set(gen.law(32, "hard"), 0, 2, "/nonexistent", fmt="lra", difficulty="easy")
   pathx = get_task("pathx", config("pathx"))
   assert pathx.max_length == 128 * 128 and pathx.law().resolution == 128
 
