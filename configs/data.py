@@ -24,7 +24,8 @@ def default_data_config(task: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   # pad / truncate to this length; copy: 2K + 1 + blanks; forecast: history + horizon; (p)sMNIST: 784 pixels
   c.max_length = {"listops": 2048, "scifar": 1024, "imdb": 4096, "copy": 1021, "adding": 1000, "forecast": 1744,
-                  "smnist": 784, "psmnist": 784, "retrieval": 4000}[task]  # retrieval: per document
+                  "smnist": 784, "psmnist": 784, "pathfinder": 32 * 32, "pathx": 128 * 128,
+                  "retrieval": 4000}[task]  # retrieval: per document
   c.data_dir = config_dict.placeholder(str)   # tfds data dir; None: $TFDS_DATA_DIR or ~/tensorflow_datasets
   c.cache_dir = config_dict.placeholder(str)  # generated tasks + fixtures; None: $GLOROT_LRA_CACHE/data
   c.val_fraction = 0.1                        # held-out share of train (scifar val_split=lra, imdb)
@@ -88,6 +89,22 @@ def default_data_config(task: str) -> ml_collections.ConfigDict:
         rollout_examples=8,                   # test histories it starts from
         rollout_bound=10.0,                   # it has left the range once |x| > this x max |series| (standardised)
     ))
+  elif task in ("pathfinder", "pathx"):
+    c.pathfinder = ml_collections.ConfigDict(dict(
+        source="generated",                   # generated (our seeded generator, cached) | raw (the official PNGs)
+        raw_dir=config_dict.placeholder(str),  # the resolution's folder: lra_release/lra_release/pathfinder<res>/
+        resolution=32 if task == "pathfinder" else 128,  # 32, 64, 128, 256 (pathx: 128, 256); max_length = res^2
+        difficulty="hard",                    # easy | intermediate | hard: contours of 6 / 9 / 14 paddles
+        pixels="unit",                        # unit (x / 255; S4, LRA) | symmetric (2 x / 255 - 1; S5) | tokens
+        skip=("pathfinder32/curv_baseline/imgs/0/sample_172.png",),  # raw: listed images not read (empty PNG)
+        num_images=200_000,                   # generated: images in all, split 80/10/10 as the raw ones
+        seed=0,                               # generator seed (image i depends on seed and i only)
+        workers=0,                            # generating processes; 0: every core
+        target_intensity=config_dict.placeholder(float),      # None: the law's (docs/pathfinder.md)
+        distractor_intensity=config_dict.placeholder(float),
+        marker_intensity=config_dict.placeholder(float),
+        minmax_scale=True,                    # each image min-max scaled to 0-255 (else intensity 1 is 255)
+    ))
   elif task in ("smnist", "psmnist"):
     c.mnist = ml_collections.ConfigDict(dict(
         source="auto",                        # auto (raw_dir if set, else tfds) | tfds | raw | fixture
@@ -148,6 +165,10 @@ def cpu_data_overrides(task: str) -> dict:
   if task == "forecast":  # a history of 192 (> 8 sqrt(192)) and a horizon of 96
     return dict(max_length=288, forecast=dict(horizon=96, num_train=3200, num_val=256, num_test=256,
                                               rollout_steps=4096, rollout_examples=8))
+  if task == "pathfinder":  # 2,000 images of 32 px (about a minute to generate on 2 cores)
+    return dict(max_length=1024, pathfinder=dict(source="generated", resolution=32, num_images=2000))
+  if task == "pathx":  # 200 images of 128 px: 160 train, 20 val, 20 test
+    return dict(max_length=128 * 128, pathfinder=dict(source="generated", resolution=128, num_images=200))
   if task in ("smnist", "psmnist"):
     return dict(max_length=784, mnist=dict(source="fixture", fixture_num_train=2000, fixture_num_test=500))
   if task == "retrieval":  # documents of 20-100 words (about 100-600 bytes), cut to 512

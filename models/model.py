@@ -86,6 +86,8 @@ def check_config(model_cfg) -> None:
   for field in ("d_model", "d_hidden", "n_layers"):
     check_at_least(f"model.{field}", model_cfg[field], 1)
   check_between("model.dropout", model_cfg.dropout, 0.0, 1.0, high_open=True)
+  if model_cfg.get("head_hidden") is not None:  # the dual-encoder head's MLP width (configs/retrieval.py)
+    check_at_least("model.head_hidden", model_cfg.head_hidden, 1)
   check_choice("model.norm", model_cfg.norm, NORMS)
   check_choice("model.pooling", model_cfg.pooling, heads_lib.POOLINGS)
   check_choice("model.remat", model_cfg.remat, ("auto", *remat_lib.REMATS))

@@ -1,4 +1,5 @@
-"""The tasks (LRA's ListOps, sCIFAR, IMDB; copy, adding, forecast; sMNIST, psMNIST; Retrieval), looked up by name."""
+"""The tasks (LRA's ListOps, sCIFAR, IMDB, Pathfinder, Path-X, Retrieval; copy, adding, forecast; sMNIST, psMNIST),
+looked up by name."""
 
 from configs.errors import ConfigError, check_at_least, check_between, check_choice
 from lra.tasks import adding
@@ -7,13 +8,14 @@ from lra.tasks import forecast
 from lra.tasks import imdb
 from lra.tasks import listops
 from lra.tasks import mnist
+from lra.tasks import pathfinder
 from lra.tasks import retrieval
 from lra.tasks import scifar
 
 # Keyed by each class's `name`, in the order of configs.names.TASKS (tests/configs/test_configs.py checks both).
 _TASKS = {cls.name: cls for cls in (listops.ListOps, scifar.SCifar, imdb.Imdb, copy_memory.CopyMemory,
                                     adding.Adding, forecast.Forecast, mnist.SMnist, mnist.PSMnist,
-                                    retrieval.Retrieval)}
+                                    pathfinder.Pathfinder, pathfinder.PathX, retrieval.Retrieval)}
 
 
 def task_names() -> list[str]:
