@@ -55,10 +55,14 @@ def make_optimizer(optim_cfg, params, *, steps_per_epoch: int, total_steps: int)
   """Builds the optax transformation for `params` (an nnx.State) from the `config.optim` fields."""
   check_config(optim_cfg)
   schedules = learning_rate_schedules(optim_cfg, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+  # Only the learning rate is injected: the others stay Python floats, so the updates are bitwise those of
+  # optax.adam / adamw(schedule) (an injected float32 eps or b1 rounds differently).
+  constants = ("b1", "b2", "eps", "eps_root")
+  adam = optax.inject_hyperparams(optax.adam, static_args=constants)
+  adamw = optax.inject_hyperparams(optax.adamw, static_args=(*constants, "weight_decay"))
   tx = optax.partition(
-      {RECURRENT: optax.inject_hyperparams(optax.adam)(learning_rate=schedules[RECURRENT]),
-       OTHER: optax.inject_hyperparams(optax.adamw)(learning_rate=schedules[OTHER],
-                                                    weight_decay=optim_cfg.weight_decay)},
+      {RECURRENT: adam(learning_rate=schedules[RECURRENT]),
+       OTHER: adamw(learning_rate=schedules[OTHER], weight_decay=optim_cfg.weight_decay)},
       param_labels(params))
   if optim_cfg.clip_norm > 0:
     tx = optax.chain(optax.clip_by_global_norm(optim_cfg.clip_norm), tx)

@@ -104,3 +104,27 @@ def test_built_models_give_their_recurrent_parameters_the_recurrent_group(recurr
   for recurrent, update, param in zip(is_recurrent, jax.tree.leaves(updates), jax.tree.leaves(params)):
     np.testing.assert_allclose(update, 0.0 if recurrent else -cfg.lr * cfg.weight_decay * param, rtol=1e-5,
                                atol=1e-12)
+
+
+def test_updates_equal_plain_optax_with_the_schedules():
+  """The optimizer keeps its learning rates in its state (inject_hyperparams, for logging) and otherwise is
+  Adam / AdamW driven by the schedules: five updates equal those of optax.adam / adamw(schedule)."""
+  from tests.lra.test_divergence import model_config
+  model = models.build(model_config("dense", "glorot_half", 8), models.TaskShape(vocab_size=5, num_outputs=3),
+                       rngs=nnx.Rngs(0))
+  params = nnx.state(model, nnx.Param)
+  cfg = ml_collections.ConfigDict(dict(lr=2e-3, lr_factor=0.1, weight_decay=0.05, warmup_epochs=1.0, end_lr=1e-7,
+                                       clip_norm=0.0))
+  tx = optim.make_optimizer(cfg, params, steps_per_epoch=2, total_steps=6)
+  schedules = optim.learning_rate_schedules(cfg, steps_per_epoch=2, total_steps=6)
+  plain = optax.partition({optim.RECURRENT: optax.adam(schedules[optim.RECURRENT]),
+                           optim.OTHER: optax.adamw(schedules[optim.OTHER], weight_decay=0.05)},
+                          optim.param_labels(params))
+  states = [tx.init(params), plain.init(params)]
+  for step in range(5):
+    grads = jax.tree.map(lambda p: jnp.sin(p + step), params)
+    (u1, states[0]), (u2, states[1]) = tx.update(grads, states[0], params), plain.update(grads, states[1], params)
+    for a, b in zip(jax.tree.leaves(u1), jax.tree.leaves(u2)):
+      np.testing.assert_array_equal(a, b)
+    assert optim.learning_rates(states[0]) == pytest.approx(
+        {g: float(s(step)) for g, s in schedules.items()}, rel=1e-6)
