@@ -491,12 +491,14 @@ def advice_report(advice):
 
 
 def advice_summary(advice):
-  """The pick in a few JSON-able fields for results.json (None when no setting is within the budget)."""
+  """The pick in a few strict-JSON fields for results.json (None when no setting is within the budget); an
+  infinite memory_length (a slowest mode with rho >= 1, no decay) is written as null."""
   pick = advice["pick"]
   if pick is None:
     return None
+  memory = pick["memory_length"] if math.isfinite(pick["memory_length"]) else None
   return dict(init=pick["init"], init_params=pick["init_params"], flags=pick["flags"], p_diverge=pick["p_diverge"],
-              memory_length=pick["memory_length"], growth=pick["growth"], budget=advice["budget"])
+              memory_length=memory, growth=pick["growth"], budget=advice["budget"])
 
 
 def divergence_warning(prediction):
@@ -508,8 +510,9 @@ def divergence_warning(prediction):
   advice = prediction.get("advice")
   if advice is None:
     return text + "; no initializer is predicted stable at this width and length"
-  return (text + f"; the longest memory predicted stable here (p_diverge <= {advice['budget']:g}, memory "
-          f"{advice['memory_length']:.3g} steps, python -m inits.stability --advise): {advice['flags']}")
+  memory = "no decay" if advice["memory_length"] is None else f"memory {advice['memory_length']:.3g} steps"
+  return (text + f"; the longest memory predicted stable here (p_diverge <= {advice['budget']:g}, {memory}; "
+          f"python -m inits.stability --advise): {advice['flags']}")
 
 
 def main(argv=None):

@@ -22,6 +22,7 @@ from tqdm import tqdm
 import inits
 import models
 from configs.names import NORMS
+from inits import stability
 from inits import theory
 from lra.errors import ConfigError
 from lra.tasks import batching, get_task, task_names
@@ -75,12 +76,12 @@ def validate_config(config) -> None:
 
 def predict_divergence(config) -> dict:
   """inits.stability's prediction for this run's first recurrence steps (width, length, layers, init)."""
-  from inits import stability  # imported here: it is only needed once a run starts
   m = config.model
   recurrence = "dense" if m.recurrence == "dense" else "diag"
   prediction = stability.predict(m.init, m.d_hidden, config.data.max_length, recurrence=recurrence,
                                  init_params=classifier.init_params(m), n_layers=m.n_layers)
-  prediction["alternative"] = stability.stable_alternative(m.d_hidden, m.recurrence)
+  prediction["advice"] = stability.advice_summary(
+      stability.advise(m.d_hidden, config.data.max_length, m.recurrence, n_layers=m.n_layers))
   return prediction
 
 
@@ -176,10 +177,7 @@ def _run_locked(config, workdir, main):
   if main:
     _write_json(os.path.join(workdir, workdir_lib.CONFIG_NAME), {**run_config, "provenance": prov})
     if prediction["p_diverge"] > 0.5:
-      print(f"warning: {config.model.init} at d_hidden={config.model.d_hidden} and length "
-            f"{config.data.max_length} is predicted to overflow float32 in its first steps (p_diverge="
-            f"{prediction['p_diverge']:.2f}; python -m inits.stability); a stable alternative at this width: "
-            f"--config.model.init={prediction['alternative']}", file=sys.stderr)
+      print(stability.divergence_warning(prediction), file=sys.stderr)
   mesh = parallel.make_mesh()
   try:
     parallel.check_batch_size(config.train.batch_size, mesh)
@@ -337,6 +335,7 @@ def _run_locked(config, workdir, main):
          else {}),
       **task.baseline(splits), **forecast,
       "predicted_p_diverge": prediction["p_diverge"] if prediction else None,
+      "advised_init": prediction["advice"] if prediction else None,
       "provenance": prov,
   }
   if "persistence_test_mse" in results and results["test_metric"] is not None:
