@@ -292,8 +292,9 @@ def plot_memory(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = ("cop
   from scipy import stats
 
   labels = sorted({r["label"] for r in runs})
-  colors = {label: plt.get_cmap("tab20")(i % 20) for i, label in enumerate(labels)}
-  fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.5), squeeze=False)
+  palette = "tab10" if len(labels) <= 10 else "tab20"
+  colors = {label: plt.get_cmap(palette)(i % 20) for i, label in enumerate(labels)}
+  fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks) + 2, 4.5), squeeze=False, layout="constrained")
   correlations = {}
   for ax, task in zip(axes[0], tasks):
     key, ylabel, log = MEMORY_PANELS[task]
@@ -322,8 +323,7 @@ def plot_memory(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = ("cop
            ylabel=ylabel, title=f"{task}" + (f" ({left_out} diverged or unpredicted runs left out)" if left_out else ""))
   handles = [plt.Line2D([], [], color=colors[label], marker="s" if label.startswith("dense") else "o",
                         linestyle="", label=label) for label in labels]
-  fig.legend(handles=handles, loc="center right", fontsize=7)
-  fig.tight_layout(rect=(0, 0, 0.8, 1))
+  fig.legend(handles=handles, loc="outside right center", fontsize=7)
   fig.savefig(out_png, dpi=110)
   plt.close(fig)
   return correlations
