@@ -64,7 +64,8 @@ def test_a_run_predicted_to_diverge_warns_and_names_a_stable_init(tmp_path, monk
       "advice": advice})
   results = loop.run(tiny_config(tmp_path, max_steps=1), str(tmp_path / "run"))
   err = capsys.readouterr().err
-  assert "predicted to overflow float32" in err and err.strip().endswith("--config.model.init=fixit")
+  warning = next(line for line in err.splitlines() if line.startswith("warning: "))
+  assert "predicted to overflow float32" in warning and warning.endswith("--config.model.init=fixit")
   assert results["predicted_p_diverge"] == 0.9 and results["advised_init"] == advice
 
 
