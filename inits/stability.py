@@ -346,7 +346,8 @@ def predict(init, n, length, recurrence="dense", init_params=None, dtype="float3
 
 def stable_alternative(n, recurrence="dense"):
   """The name of an initializer that is stable at width n for `recurrence`: rescaled_glorot where its c_n exists
-  (n >= theory.rescaled_glorot_min_width()), else calibrated_glorot (any n). Both keep the spectral radius just below 1 for dense and diag alike."""
+  (n >= theory.rescaled_glorot_min_width()), else calibrated_glorot (any n). Both keep the spectral radius just
+  below 1 for dense and diag alike. `advise` ranks every initializer instead."""
   if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
     raise ValueError(f"n must be an int >= 1 (the recurrence width), got n={n!r}")
   if recurrence not in RECURRENCES + ("lru",):

@@ -320,7 +320,7 @@ def plot_memory(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = ("cop
       ax.axvline(infinity, color="grey", linestyle=":", linewidth=0.8)
       ax.text(infinity, 0.02, " ∞", transform=ax.get_xaxis_transform(), color="grey")
     ax.set(xscale="log", yscale="log" if log else "linear", xlabel="memory at initialization -1/log ρ (steps)",
-           ylabel=ylabel, title=f"{task}" + (f" ({left_out} diverged or unpredicted runs left out)" if left_out else ""))
+           ylabel=ylabel, title=task + (f" ({left_out} diverged or unpredicted runs left out)" if left_out else ""))
   handles = [plt.Line2D([], [], color=colors[label], marker="s" if label.startswith("dense") else "o",
                         linestyle="", label=label) for label in labels]
   fig.legend(handles=handles, loc="outside right center", fontsize=7)
