@@ -123,7 +123,8 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
 
 def shrink_for_cpu(c, *, epochs: int, warmup_epochs: float, log_every_steps: int, ckpt_every_steps: int):
   """The `:cpu` preset: the same task on its small local data (configs.data.cpu_data_overrides) with a 2-layer,
-  d_model 64 model at the paper's recurrence width n = 192 (rescaled Glorot needs n > 163)."""
+  d_model 64 model at the paper's recurrence width n = 192 (rescaled Glorot needs the width of
+  inits.theory.rescaled_glorot_min_width())."""
   c.model.update(d_model=64, d_hidden=192, n_layers=2, dropout=0.0)
   c.train.update(batch_size=32, epochs=epochs, log_every_steps=log_every_steps, ckpt_every_steps=ckpt_every_steps)
   c.optim.update(lr=3e-3, lr_factor=0.25, warmup_epochs=warmup_epochs)

@@ -7,7 +7,8 @@
 
 `inits.theory` holds gamma_n, c_n, the Gumbel law of the spectral radius and the Monte Carlo tools;
 `inits.calibration` the cached Monte Carlo scale of `calibrated_glorot`; `inits.ssm` the S4D and HiPPO-N laws;
-`inits.stability` the divergence predictor (`predict(init, n, length)`).
+`inits.stability` the divergence predictor (`predict(init, n, length)`) and the advisor that ranks every initializer
+by it (`advise(n, length, recurrence)`); `inits.cache` the cache folder and its atomic file cache.
 """
 
 import inspect

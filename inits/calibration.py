@@ -8,9 +8,7 @@ seed) lives in the cache directory: the `cache_dir` argument, else $GLOROT_LRA_C
 import functools
 import json
 import math
-import os
 import time
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -63,35 +61,20 @@ def calibrate(n, delta, field, n_draws, seed):
               seconds=time.perf_counter() - start)
 
 
-def _read_cache(path, expected):
-  try:
-    record = json.loads(path.read_text())
-  except (OSError, ValueError):
-    return None
+def _decode_record(data, expected):
+  """The cached record, or ValueError if it is not JSON or not the calibration of these parameters."""
+  record = json.loads(data)
   if any(record.get(field) != value for field, value in expected.items()) or "scale" not in record:
-    return None
+    raise ValueError(f"a cached calibration of other parameters than {expected}")
   return record
-
-
-def _write_cache(path, record):
-  try:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(record, indent=2))
-    os.replace(temporary, path)  # atomic: a concurrent reader sees the old file or the new one
-  except OSError as error:
-    warnings.warn(f"calibrated_glorot: could not write the cache file {path}: {error}; the scale stays in memory")
 
 
 @functools.lru_cache(maxsize=None)
 def _calibrated_record(n, delta, field, n_draws, seed, cache_dir):
-  path = cache_path(n, delta, field, n_draws, seed, cache_dir)
   expected = dict(n=n, delta=delta, field=field, n_draws=n_draws, seed=seed)
-  record = _read_cache(path, expected)
-  if record is None:
-    record = calibrate(n, delta, field, n_draws, seed)
-    _write_cache(path, record)
-  return record
+  return cache.cached_file(
+      cache_path(n, delta, field, n_draws, seed, cache_dir), lambda: calibrate(n, delta, field, n_draws, seed),
+      encode=lambda record: json.dumps(record, indent=2).encode(), decode=lambda data: _decode_record(data, expected))
 
 
 def calibrated_record(n, delta=0.05, field="real", n_draws=1000, seed=0, cache_dir=None):

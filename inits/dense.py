@@ -103,7 +103,8 @@ def rescaled_glorot(k=1.0, delta=None):
     delta: or a target probability of a spectral radius above 1 (Gumbel critical value q = -log(-log(1-delta))).
       Give k or delta, not both.
 
-  The init raises ValueError for n <= 163, where gamma_n <= 0; `calibrated_glorot` works at any n.
+  The init raises ValueError below `theory.rescaled_glorot_min_width()` (164), where gamma_n <= 0 (see
+  `theory.check_rescalable`); `calibrated_glorot` works at any n.
   """
   theory.gumbel_q(k, delta)  # validates k / delta now rather than at the first draw
   return _scaled_init("rescaled_glorot", lambda n: 1.0 / theory.c_n(n, k=k, delta=delta))
@@ -128,10 +129,16 @@ def calibrated_glorot(delta=0.05, field="real", n_draws=1000, seed=0, cache_dir=
   calibration.check_params(None, delta, field, n_draws)
 
   def check_dtype(dtype, wants_eigenvalues):
-    if not wants_eigenvalues and _is_complex(dtype) != (field == "complex"):
+    if wants_eigenvalues or _is_complex(dtype) == (field == "complex"):
+      return
+    if field == "complex":  # the dense recurrence: its matrix is real, so a complex calibration cannot apply
       raise ValueError(
-          f"calibrated_glorot: field={field!r} calibrates {field} matrices but dtype is {jnp.dtype(dtype).name}; "
-          f"use field={'complex' if _is_complex(dtype) else 'real'!r} or a matching dtype")
+          f"calibrated_glorot: field='complex' calibrates complex matrices, but a real {jnp.dtype(dtype).name} "
+          "matrix was asked for (the dense recurrence); use field='real' for a real matrix, or field='complex' "
+          "with a complex recurrence (diag, lru), whose eigenvalues it draws from a complex matrix")
+    raise ValueError(
+        f"calibrated_glorot: field='real' calibrates real matrices but dtype is {jnp.dtype(dtype).name}; "
+        "use field='complex' or a real dtype")
 
   return _scaled_init(
       "calibrated_glorot",

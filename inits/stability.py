@@ -2,8 +2,9 @@
 
     from inits import stability
     stability.predict("glorot", 192, 2048, n_layers=2)["p_diverge"]   # > 0.5: the first step overflows
-    stability.stable_alternative(192, "dense")                         # "rescaled_glorot"
     python -m inits.stability --init glorot --n 192 --length 2048 [--recurrence diag] [--json]
+    stability.advise(192, 2048, "dense", n_layers=6)["pick"]["flags"]  # the longest memory within the budget
+    python -m inits.stability --advise --n 192 --length 2048 --recurrence dense [--n-layers 6] [--budget 0.01]
 
 What is computed, per Monte Carlo draw of the recurrence (`n_draws` draws from `jax.random.key(seed)`, the same
 draws an init makes with those keys):
@@ -34,6 +35,7 @@ directory of `inits.calibration`: $GLOROT_LRA_CACHE, else ~/.cache/glorot_lra).
 import argparse
 import functools
 import hashlib
+import io
 import json
 import math
 import sys
@@ -44,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import inits
+from inits import cache
 from inits import calibration
 from inits import theory
 
@@ -150,11 +153,11 @@ def _draw_keys(n_draws, seed):
 def _matrix_chunks(factory, n, n_draws, seed):
   """The (n, n) float32 draws, CHUNK at a time; draw i uses key i of `_draw_keys`, as `theory.monte_carlo_eigvals`."""
   keys = _draw_keys(n_draws, seed)
-  draw = jax.jit(jax.vmap(lambda k: factory(k, (n, n), jnp.float32)))
+  draw = jax.vmap(lambda k: factory(k, (n, n), jnp.float32))
   chunk = min(CHUNK, n_draws)
   for start in range(0, n_draws, chunk):
     part = keys[start:start + chunk]
-    padding = chunk - part.shape[0]  # one shape: one compilation
+    padding = chunk - part.shape[0]  # one shape: the ops compiled for the first chunk serve every chunk
     if padding:
       part = jnp.concatenate([part, jnp.repeat(part[-1:], padding, axis=0)])
     yield np.asarray(draw(part))[:chunk - padding]
@@ -165,36 +168,37 @@ def _compute(what, init, n, params_key, n_draws, seed):
   curve of the (n, n) draws (draws, DOUBLINGS + 1)."""
   factory = inits.get(init, **dict(params_key))
   if what == "modes":
-    draw = jax.jit(jax.vmap(lambda k: factory(k, (n,), jnp.complex64)))
+    draw = jax.vmap(lambda k: factory(k, (n,), jnp.complex64))
     return np.asarray(draw(_draw_keys(n_draws, seed)), np.complex128)
   per_chunk = theory.eigvals_host if what == "eigenvalues" else doubling_log_trace
   return np.concatenate([per_chunk(matrices) for matrices in _matrix_chunks(factory, n, n_draws, seed)])
+
+
+def _npy_bytes(values):
+  buffer = io.BytesIO()
+  np.save(buffer, values)
+  return buffer.getvalue()
 
 
 @functools.lru_cache(maxsize=512)
 def _cached(what, init, n, params_key, n_draws, seed):
   digest = hashlib.sha1(repr((CACHE_VERSION, what, init, n, params_key, n_draws, seed)).encode()).hexdigest()
   path = calibration.resolve_cache_dir() / "stability" / f"{init}_n{n}_{what}_{digest[:12]}.npy"
-  try:
-    return np.load(path)
-  except (OSError, ValueError):
-    pass
-  values = _compute(what, init, n, params_key, n_draws, seed)
-  try:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.stem + ".tmp.npy")
-    np.save(temporary, values)
-    temporary.replace(path)  # atomic: a concurrent reader sees no half-written file
-  except OSError:
-    pass  # the memory cache still holds it
-  return values
+  return cache.cached_file(path, lambda: _compute(what, init, n, params_key, n_draws, seed), encode=_npy_bytes,
+                           decode=lambda data: np.load(io.BytesIO(data)))
+
+
+def draws_own_modes(init, init_params=None):
+  """Whether a diagonal recurrence's eigenvalues are the init's own (n,) complex draw rather than the eigenvalues of
+  its real (n, n) draw: the eigenvalue laws, and calibrated_glorot's complex field (a complex matrix's eigenvalues)."""
+  return init in NORMAL_INITS or dict(init_params or {}).get("field") == "complex"
 
 
 def draws(init, n, recurrence, init_params=None, n_draws=None, seed=0):
   """(eigenvalues (draws, n), doubling curves (draws, DOUBLINGS + 1) or None for normal recurrences), cached."""
   n_draws = default_draws(n) if n_draws is None else n_draws
   key = (init, int(n), _param_key(init_params), int(n_draws), int(seed))
-  if recurrence == "diag" and init in NORMAL_INITS:  # the law's own eigenvalues, as DiagonalRNN draws them
+  if recurrence == "diag" and draws_own_modes(init, init_params):  # the (n,) draw DiagonalRNN and the LRU make
     return _cached("modes", *key), None
   # A dense name's diagonal recurrence takes the eigenvalues of the same real draw the dense one holds.
   eigenvalues = _cached("eigenvalues", *key)
@@ -255,7 +259,7 @@ def _quantiles(values):
 
 def _gumbel_p_radius_above_1(init, n, init_params):
   """The Gumbel law's P(rho > 1) (real field, Rider-Sinclair) for inits that are a fixed multiple of G."""
-  if n < 164:
+  if n < theory.rescaled_glorot_min_width():
     return None
   if init in GLOROT_SCALES and not (init == "glorot_half" and (init_params or {}).get("half_of") == "std"):
     scale = GLOROT_SCALES[init]
@@ -339,18 +343,6 @@ def predict(init, n, length, recurrence="dense", init_params=None, dtype="float3
       seconds=time.perf_counter() - start)
 
 
-def stable_alternative(n, recurrence="dense"):
-  """The name of an initializer that is stable at width n for `recurrence`: rescaled_glorot where its c_n exists
-  (n > 163), else calibrated_glorot (any n). Both keep the spectral radius just below 1 for dense and diag alike."""
-  if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-    raise ValueError(f"n must be an int >= 1 (the recurrence width), got n={n!r}")
-  if recurrence not in RECURRENCES + ("lru",):
-    raise ValueError(f"unknown recurrence {recurrence!r}; valid: {', '.join(RECURRENCES + ('lru',))}")
-  if recurrence == "lru":
-    return "lru_ring"
-  return "rescaled_glorot" if n > 163 else "calibrated_glorot"
-
-
 def verdict(result):
   """One line: the init, its width and length, p_diverge and what it rests on."""
   word = "DIVERGES" if result["p_diverge"] > 0.5 else "stable"
@@ -362,12 +354,163 @@ def verdict(result):
           f"({result['n_draws']} draws)")
 
 
+ADVISOR_RECURRENCES = ("dense", "diag", "lru")
+# The settings the advisor ranks besides each initializer at its defaults: a small stated set per parametrised law.
+ADVISED_SETTINGS = {
+    "spectral_glorot": ({"radius": 0.99}, {"radius": 0.999}),
+    "calibrated_glorot": ({"delta": 0.01}, {"delta": 0.05}),
+    "lru_ring": ({"r_min": 0.4, "r_max": 0.9}, {"r_min": 0.9, "r_max": 0.999}),
+}
+
+
+def advised_settings():
+  """The (init, init_params) pairs `advise` ranks: every registered initializer at its defaults, and the
+  ADVISED_SETTINGS of the parametrised ones instead of their defaults."""
+  return [(name, dict(params)) for name in inits.names() for params in ADVISED_SETTINGS.get(name, ({},))]
+
+
+def config_flags(init, init_params=None):
+  """The train.py flags that select `init` with `init_params`, e.g. "--config.model.init=spectral_glorot
+  --config.model.init_params.radius=0.999"."""
+  flags = [f"--config.model.init={init}"]
+  flags += [f"--config.model.init_params.{name}={value}" for name, value in sorted((init_params or {}).items())]
+  return " ".join(flags)
+
+
+def _lru_p_unbuildable(init, n, init_params, n_draws, seed):
+  """Per layer, the chance that a draw has an eigenvalue of complex64 modulus >= 1, which the LRU refuses."""
+  eigenvalues, _ = draws(init, n, "diag", init_params, n_draws, seed)
+  return float(np.mean(np.any(np.abs(eigenvalues.astype(np.complex64)) >= 1.0, axis=-1)))
+
+
+def _advice_row(init, init_params, n, length, recurrence, n_layers, n_draws, seed):
+  """One ranked setting: its prediction's p_diverge, memory and growth, and its flags; or why it does not apply."""
+  row = dict(init=init, init_params=init_params, flags=config_flags(init, init_params))
+  try:
+    result = predict(init, n, length, "dense" if recurrence == "dense" else "diag", init_params, n_layers=n_layers,
+                     n_draws=n_draws, seed=seed)
+  except ValueError as error:  # the init has no value at this width or for this recurrence (e.g. c_n at n <= 163)
+    return {**row, "applies": False, "reason": str(error)}
+  p_diverge, p_diverge_se = result["p_diverge"], result["p_diverge_se"]
+  if recurrence == "lru":  # the LRU normalises B, so its states stay bounded; what fails is |lambda| >= 1 at build
+    per_layer = _lru_p_unbuildable(init, n, init_params, result["n_draws"], seed)
+    p_diverge = 1.0 - (1.0 - per_layer) ** n_layers
+    p_diverge_se = n_layers * (1.0 - per_layer) ** (n_layers - 1) * math.sqrt(per_layer * (1 - per_layer) /
+                                                                              result["n_draws"])
+  return {**row, "applies": True, "p_diverge": p_diverge, "p_diverge_se": p_diverge_se,
+          "memory_length": result["memory_length"], "memory_length_quantiles": result["memory_length_quantiles"],
+          "growth": result["growth"], "growth_quantiles": result["growth_quantiles"],
+          "spectral_radius_q50": result["spectral_radius_quantiles"]["q50"], "n_draws": result["n_draws"]}
+
+
+def advise(n, length, recurrence="dense", *, n_layers=1, budget=0.01, n_draws=None, seed=0):
+  """Which initializer to use at width n and length L: the longest memory whose p_diverge is within `budget`.
+
+  Every setting of `advised_settings()` is predicted (`predict`, cached) for this recurrence. A setting is within
+  the budget when p_diverge <= budget. Those are ranked first, by memory_length (median) capped at `length`,
+  longest first (a memory beyond the sequence remembers all of it, so it counts as the length), then by growth,
+  smallest first; the others follow by p_diverge, smallest first; settings that do not apply (ValueError from
+  the init, e.g. rescaled_glorot at n <= 163) come last with the reason. For the LRU ("lru"), whose normalised B
+  keeps its states bounded, p_diverge is the chance that a layer's draw has an eigenvalue of modulus >= 1, which
+  the LRU refuses; its memory and growth are those of the diagonal recurrence before that normalisation.
+
+  Args:
+    n: the recurrence width (`d_hidden`).
+    length: the sequence length L.
+    recurrence: one of ADVISOR_RECURRENCES (a model's config.model.recurrence).
+    n_layers: independent recurrences in the model.
+    budget: the largest p_diverge to accept, in (0, 1).
+    n_draws, seed: the Monte Carlo's, as in `predict`.
+
+  Returns:
+    dict with the inputs, `rows` (ranked; each with init, init_params, flags, applies, p_diverge, memory_length
+    and its quantiles, growth and its quantiles, within_budget, or reason) and `pick` (the first row, None when no
+    setting is within the budget).
+
+  Raises:
+    ValueError: a one-line message naming the bad value and what is allowed.
+  """
+  if recurrence not in ADVISOR_RECURRENCES:
+    raise ValueError(f"unknown recurrence {recurrence!r}; valid: {', '.join(ADVISOR_RECURRENCES)}")
+  if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0.0 < budget < 1.0:
+    raise ValueError(f"budget must lie in (0, 1) (the largest p_diverge to accept), got budget={budget!r}")
+  if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
+    raise ValueError(f"n_layers must be an int >= 1, got n_layers={n_layers!r}")
+  check_args("glorot", n, length, "dense", None, "float32")
+  rows = [_advice_row(init, params, int(n), int(length), recurrence, n_layers, n_draws, seed)
+          for init, params in advised_settings()]
+  for row in rows:
+    row["within_budget"] = row["applies"] and row["p_diverge"] <= budget
+  applying = [r for r in rows if r["applies"]]
+  within = sorted((r for r in applying if r["within_budget"]),
+                  key=lambda r: (-min(r["memory_length"], length), r["growth"]))
+  beyond = sorted((r for r in applying if not r["within_budget"]), key=lambda r: (r["p_diverge"], -r["memory_length"]))
+  ranked = within + beyond + [r for r in rows if not r["applies"]]
+  return dict(n=int(n), length=int(length), recurrence=recurrence, n_layers=n_layers, budget=budget, rows=ranked,
+              pick=within[0] if within else None)
+
+
+def _format_memory(row):
+  q = row["memory_length_quantiles"]
+  return f"{row['memory_length']:.3g} [{q['q05']:.3g}, {q['q95']:.3g}]"
+
+
+def advice_report(advice):
+  """The ranked settings as a text table, then the pick with its flags."""
+  header = (f"Initializers for a {advice['recurrence']} recurrence at n={advice['n']}, L={advice['length']}, "
+            f"{advice['n_layers']} layer(s); budget p_diverge <= {advice['budget']:g}:")
+  lines = [header, f"{'rank':>4}  {'init':<40} {'p_diverge':>9}  {'memory: median [5%, 95%]':<28} {'growth':>9}"]
+  for rank, row in enumerate(advice["rows"], 1):
+    label = row["init"] + "".join(f" {k}={v}" for k, v in sorted(row["init_params"].items()))
+    if not row["applies"]:
+      lines.append(f"{'-':>4}  {label:<40} does not apply: {row['reason']}")
+      continue
+    mark = "" if row["within_budget"] else "  (over budget)"
+    lines.append(f"{rank:>4}  {label:<40} {row['p_diverge']:>9.3f}  {_format_memory(row):<28} "
+                 f"{row['growth']:>8.3g}x{mark}")
+  pick = advice["pick"]
+  if pick is None:
+    lines.append(f"No setting has p_diverge <= {advice['budget']:g}: shorten the sequence, or widen the budget.")
+  else:
+    lines.append(f"Advice: {pick['init']} (memory {pick['memory_length']:.3g} steps, p_diverge "
+                 f"{pick['p_diverge']:.3f}): {pick['flags']}")
+  return "\n".join(lines)
+
+
+def advice_summary(advice):
+  """The pick in a few strict-JSON fields for results.json (None when no setting is within the budget); an
+  infinite memory_length (a slowest mode with rho >= 1, no decay) is written as null."""
+  pick = advice["pick"]
+  if pick is None:
+    return None
+  memory = pick["memory_length"] if math.isfinite(pick["memory_length"]) else None
+  return dict(init=pick["init"], init_params=pick["init_params"], flags=pick["flags"], p_diverge=pick["p_diverge"],
+              memory_length=memory, growth=pick["growth"], budget=advice["budget"])
+
+
+def divergence_warning(prediction):
+  """train.py's one-line warning for a run predicted to diverge (`predict`'s result with "advice", the
+  `advice_summary` of `advise` or None), naming the advised initializer and its flags."""
+  text = (f"warning: {prediction['init']} at d_hidden={prediction['n']} and length {prediction['length']} is "
+          f"predicted to overflow float32 in its first steps (p_diverge={prediction['p_diverge']:.2f}; python -m "
+          "inits.stability)")
+  advice = prediction.get("advice")
+  if advice is None:
+    return text + "; no initializer is predicted stable at this width and length"
+  memory = "no decay" if advice["memory_length"] is None else f"memory {advice['memory_length']:.3g} steps"
+  return (text + f"; the longest memory predicted stable here (p_diverge <= {advice['budget']:g}, {memory}; "
+          f"python -m inits.stability --advise): {advice['flags']}")
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(prog="python -m inits.stability", description=__doc__.splitlines()[0])
-  parser.add_argument("--init", required=True, help=f"one of: {', '.join(inits.names())}")
+  parser.add_argument("--init", help=f"one of: {', '.join(inits.names())}")
+  parser.add_argument("--advise", action="store_true",
+                      help="rank every initializer (and the ADVISED_SETTINGS) and name the one to use")
+  parser.add_argument("--budget", type=float, default=0.01, help="--advise: the largest p_diverge to accept")
   parser.add_argument("--n", type=int, required=True, help="recurrence width (d_hidden)")
   parser.add_argument("--length", type=int, required=True, help="sequence length")
-  parser.add_argument("--recurrence", default="dense", help="dense or diag")
+  parser.add_argument("--recurrence", default="dense", help="dense or diag (--advise: dense, diag or lru)")
   parser.add_argument("--dtype", default="float32", help=f"one of: {', '.join(DTYPES)}")
   parser.add_argument("--n-layers", type=int, default=1, help="independent recurrences in the model")
   parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -375,6 +518,17 @@ def main(argv=None):
   parser.add_argument("--draws", type=int, default=None, help="Monte Carlo draws (default by n)")
   parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
   args = parser.parse_args(argv)
+  if args.advise:
+    try:
+      advice = advise(args.n, args.length, args.recurrence, n_layers=args.n_layers, budget=args.budget,
+                      n_draws=args.draws)
+    except ValueError as error:
+      print(f"error: {error}", file=sys.stderr)
+      return 2
+    print(json.dumps(advice, indent=2) if args.json else advice_report(advice))
+    return 0 if advice["pick"] is not None else 1
+  if args.init is None:
+    parser.error("give --init NAME (predict one initializer) or --advise (rank them all)")
   params = {}
   for item in args.param:
     name, sep, value = item.partition("=")

@@ -44,6 +44,30 @@ def gamma_n(n):
   return float(value) if value.ndim == 0 else value
 
 
+@functools.cache
+def rescaled_glorot_min_width():
+  """The smallest width n with gamma_n > 0 (164): rescaled Glorot's c_n and the Gumbel law of rho need it."""
+  n = 2
+  while gamma_n(n) <= 0.0:
+    n += 1
+  return n
+
+
+def check_rescalable(n, what="c_n"):
+  """Raises a one-line ValueError, naming calibrated_glorot as the fix, if rescaled Glorot has no c_n at width n.
+
+  Args:
+    n: width (int or array of ints).
+    what: the quantity that needs gamma_n > 0, named in the message.
+  """
+  smallest = rescaled_glorot_min_width()
+  if np.any(np.asarray(n) < smallest):
+    raise ValueError(
+        f"{what}: gamma_n = log(n / (2 pi (log n)^2)) <= 0 for n <= {smallest - 1} (got n={n!r}), so the Gumbel "
+        "rescaling has no value there; use the Monte Carlo scale of inits 'calibrated_glorot' instead, which works "
+        "at any n")
+
+
 def gumbel_q(k=1.0, delta=None):
   """The Gumbel critical value q in c_n.
 
@@ -71,13 +95,10 @@ def c_n(n, k=1.0, delta=None):
   Reference values (k = 1): c_192 = 1.22332, c_256 = 1.12613, c_384 = 1.08308.
 
   Raises:
-    ValueError: for n <= 163, where gamma_n <= 0 and the formula has no value.
+    ValueError: below `rescaled_glorot_min_width()` (n <= 163), where gamma_n <= 0 and the formula has no value.
   """
   gamma = gamma_n(n)
-  if np.any(np.asarray(gamma) <= 0.0):
-    raise ValueError(
-        f"c_n: gamma_n = log(n / (2 pi (log n)^2)) <= 0 for n <= 163 (got n={n!r}), so the Gumbel rescaling has "
-        "no value there; use the Monte Carlo scale of inits 'calibrated_glorot' instead, which works at any n")
+  check_rescalable(n)
   q = gumbel_q(k, delta)
   n_array = np.asarray(n, dtype=np.float64)
   value = 1.0 + np.sqrt(gamma / (4.0 * n_array)) + q / np.sqrt(4.0 * n_array * gamma)
@@ -95,7 +116,7 @@ def gumbel_loc_scale(n, scale=1.0, field="complex"):
   rho(scale * G) ~= loc + beta * Gumbel(0, 1), so `scipy.stats.gumbel_r(loc, beta)` is the approximate law.
 
   Args:
-    n: width, n >= 164 (gamma_n > 0).
+    n: width, n >= rescaled_glorot_min_width() (gamma_n > 0).
     scale: the multiple of a Glorot matrix (1 / c_n for rescaled Glorot, 1/sqrt 2 for Glorot/2).
     field: "complex" (Rider 2003) or "real" (Rider & Sinclair 2014: location lower by beta log 2).
 
@@ -104,8 +125,8 @@ def gumbel_loc_scale(n, scale=1.0, field="complex"):
   """
   _check_field(field)
   gamma = gamma_n(n)
-  if gamma <= 0.0:
-    raise ValueError(f"the Gumbel law of rho needs gamma_n > 0, i.e. n >= 164; got n={n!r}")
+  if n < rescaled_glorot_min_width():
+    raise ValueError(f"the Gumbel law of rho needs gamma_n > 0, i.e. n >= {rescaled_glorot_min_width()}; got n={n!r}")
   beta = 1.0 / math.sqrt(4.0 * n * gamma)
   loc = 1.0 + math.sqrt(gamma / (4.0 * n))
   if field == "real":

@@ -95,10 +95,10 @@ def check_config(model_cfg) -> None:
     impls = scan_lib.DENSE_IMPLS if model_cfg.recurrence == "dense" else scan_lib.DIAG_IMPLS
     check_choice("model.scan", model_cfg.scan, ("auto", *impls))
   check_choice("model.init", model_cfg.init, inits.names())
-  if model_cfg.init == "rescaled_glorot" and theory.gamma_n(model_cfg.d_hidden) <= 0:
+  if model_cfg.init == "rescaled_glorot" and model_cfg.d_hidden < theory.rescaled_glorot_min_width():
     raise ConfigError(
-        f"config.model.init=rescaled_glorot needs config.model.d_hidden > 163 (gamma_n <= 0 at "
-        f"d_hidden={model_cfg.d_hidden}, so c_n is undefined): raise d_hidden, or use "
+        f"config.model.init=rescaled_glorot needs config.model.d_hidden >= {theory.rescaled_glorot_min_width()} "
+        f"(gamma_n <= 0 at d_hidden={model_cfg.d_hidden}, so c_n is undefined): raise d_hidden, or use "
         f"--config.model.init=calibrated_glorot, which works at any width")
   # One draw of the recurrence as the block makes it (dense: the real (n, n) matrix; diagonal and LRU: n complex
   # eigenvalues), so that an initializer's ValueError on these parameters is a config error now, not a traceback.

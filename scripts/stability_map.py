@@ -35,6 +35,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from inits import stability  # noqa: E402
+from inits import theory  # noqa: E402
 from lra import provenance  # noqa: E402
 
 N_LAYERS = 2  # the trained models' depth; the maps show p_diverge for this many independent recurrences
@@ -42,7 +43,6 @@ SEQUENCE_FILL = 0.9  # ListOps expressions of SEQUENCE_FILL * L to L tokens, so 
 MAP_INITS = ("glorot", "glorot_half", "truncated_glorot", "rescaled_glorot", "calibrated_glorot", "spectral_glorot",
              "orthogonal", "diag_uniform", "lru_ring", "s4d_lin", "s4d_inv", "hippo_n")
 RECURRENCES = ("dense", "diag")
-RESCALED_MIN_N = 164  # c_n needs gamma_n > 0
 CALIBRATED_MAX_N = 256  # its calibration decomposes 1000 draws per n
 NORMAL_DENSE_MAX_N = 512  # a dense normal init costs one eigendecomposition per draw and is never unstable
 LARGE_N = 1024  # above it, only these dense-family inits (two eigendecompositions and doublings a draw cost minutes)
@@ -78,7 +78,7 @@ def sizes(quick):
 
 def computed(init, recurrence, n):
   """Whether the map computes this cell (see the constants above for why some are left out)."""
-  if init == "rescaled_glorot" and n < RESCALED_MIN_N:
+  if init == "rescaled_glorot" and n < theory.rescaled_glorot_min_width():
     return False
   if init == "calibrated_glorot" and n > CALIBRATED_MAX_N:
     return False
@@ -273,8 +273,8 @@ def markdown(table, meta):
             "One row per initializer: the predicted p_diverge of a 2-layer dense model (left) and diagonal model "
             "(middle) over width n (x) and length L (y), dark = diverges; the dashed line is t = sqrt(4 n ln "
             "1.8e19), where the sqrt(n) law E||h_t||^2 ~ exp(t^2 / 2n) (paper §2) reaches the overflow level; grey "
-            "cells were not computed (rescaled Glorot has no c_n below n = 164; calibrated Glorot's calibration is "
-            f"run up to n = {CALIBRATED_MAX_N}; dense normal inits, never unstable, up to n = {NORMAL_DENSE_MAX_N}). "
+            f"cells were not computed (rescaled Glorot has no c_n below n = {theory.rescaled_glorot_min_width()}; "
+            f"calibrated Glorot's calibration is run up to n = {CALIBRATED_MAX_N}; dense normal inits, never unstable, up to n = {NORMAL_DENSE_MAX_N}). "
             "Circles are real runs: filled by the fraction of seeds that diverged, red-edged where the prediction "
             "is wrong. Right: memory_length -1/log(rho) of the slowest mode at initialization over n (median, "
             "5-95% band; dense solid, diagonal dashed; drawn at the top edge where rho >= 1, an infinite memory).",

@@ -7,10 +7,16 @@ A second table gives each run's largest state |h_t| (over layers) at its last va
 where an explosion stays below float32's overflow it shows there rather than as a divergence.
 `plot_curves` draws every row's validation curve per task (mean over seeds) with the task's baseline, and
 `plot_rollouts` the forecast rollouts' largest |value| over time (from each run's rollout.npy), as PNGs.
+The "memory at init" column is `inits.stability`'s median memory length -1/log(rho) of the slowest mode at
+initialization for the row's initializer and parameters, at the runs' width (d_hidden) and length; `plot_memory`
+draws each run's memory at initialization against its copy accuracy and forecast ratio, with Spearman's rank
+correlation.
 """
 
+import functools
 import glob
 import json
+import math
 import os
 from collections.abc import Sequence
 
@@ -54,16 +60,56 @@ def val_curve(metrics_path: str, key: str) -> tuple[list[int], list[float]]:
   return [int(r["step"]) for r in records], [float(r[key]) for r in records]
 
 
+def set_init_params(config_path: str) -> dict:
+  """The set (not None) `model.init_params` of a run's config.json ({} when it has none)."""
+  if not os.path.exists(config_path):
+    return {}
+  with open(config_path) as f:
+    params = json.load(f).get("model", {}).get("init_params", {})
+  return {key: value for key, value in params.items() if value is not None}
+
+
 def read_runs(root: str) -> list[dict]:
-  """Every `<root>/<task>/<label>/seed<k>/results.json`, with its label, path and last validation's max |h|."""
+  """Every `<root>/<task>/<label>/seed<k>/results.json`, with its label, path, last validation's max |h| and the
+  set init_params of its config.json."""
   runs = []
   for path in sorted(glob.glob(os.path.join(root, "*", "*", "seed*", "results.json"))):
     with open(path) as f:
       result = json.load(f)
     seed_dir = os.path.dirname(path)
     runs.append({**result, "label": os.path.basename(os.path.dirname(seed_dir)), "path": path,
-                 "val_max_abs_h": last_val_max_abs_h(os.path.join(seed_dir, "metrics.jsonl"))})
+                 "val_max_abs_h": last_val_max_abs_h(os.path.join(seed_dir, "metrics.jsonl")),
+                 "init_params": set_init_params(os.path.join(seed_dir, "config.json"))})
   return runs
+
+
+@functools.lru_cache(maxsize=None)
+def _predicted_memory(init, params_key, n, length, recurrence):
+  from inits import stability  # here: the table itself needs no JAX
+  try:
+    return stability.predict(init, n, length, "dense" if recurrence == "dense" else "diag", dict(params_key),
+                             n_layers=1)["memory_length"]
+  except ValueError:  # the init has no value at this width (e.g. rescaled_glorot at n <= 163)
+    return None
+
+
+def memory_at_init(run: dict) -> float | None:
+  """The predictor's median memory length (steps) at initialization for this run's init and init_params, at its
+  d_hidden and max_length (None where the run does not say them or the init does not apply there)."""
+  if any(run.get(key) is None for key in ("init", "d_hidden", "max_length", "recurrence")):
+    return None
+  params_key = tuple(sorted(run.get("init_params", {}).items()))
+  return _predicted_memory(run["init"], params_key, int(run["d_hidden"]), int(run["max_length"]), run["recurrence"])
+
+
+def memory_cell(results: Sequence[dict]) -> str:
+  """The row's memory at initialization (one value, or the range over its runs' widths and lengths)."""
+  values = {memory_at_init(r) for r in results}
+  finite = sorted(v for v in values if v is not None)
+  if not finite:
+    return "n/r"
+  text = [("∞" if math.isinf(v) else f"{v:.3g}") for v in (finite[0], finite[-1])]
+  return text[0] if text[0] == text[1] else f"{text[0]}-{text[1]}"
 
 
 def cell(results: Sequence[dict], key: str, digits: int) -> str:
@@ -107,7 +153,8 @@ def state_cell(results: Sequence[dict]) -> str:
 def to_markdown(runs: Sequence[dict], tasks: Sequence[str] = LONG_HORIZON_TASKS) -> str:
   """The table (rows: labels seen; columns: tasks, plus the forecast rollout), the baselines, commits, CPUs."""
   labels = sorted({r["label"] for r in runs})
-  header = ["row"] + [COLUMNS[t][1] for t in tasks] + (["forecast rollout"] if "forecast" in tasks else [])
+  header = (["row"] + [COLUMNS[t][1] for t in tasks] + (["forecast rollout"] if "forecast" in tasks else [])
+            + ["memory at init (steps)"])
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for label in labels:
     row = [label]
@@ -116,6 +163,7 @@ def to_markdown(runs: Sequence[dict], tasks: Sequence[str] = LONG_HORIZON_TASKS)
       row.append(cell([r for r in runs if r["task"] == task and r["label"] == label], key, 3))
     if "forecast" in tasks:
       row.append(rollout_cell([r for r in runs if r["task"] == "forecast" and r["label"] == label]))
+    row.append(memory_cell([r for r in runs if r["label"] == label]))
     lines.append("| " + " | ".join(row) + " |")
   baselines = ["baseline"]
   for task in tasks:
@@ -124,6 +172,7 @@ def to_markdown(runs: Sequence[dict], tasks: Sequence[str] = LONG_HORIZON_TASKS)
     baselines.append(f"{name} {np.mean(values):.3f}" if values else name)
   if "forecast" in tasks:
     baselines.append("")
+  baselines.append("")
   lines.append("| " + " | ".join(baselines) + " |")
   lines += ["", "Largest state max |h_t| over layers at the last validation (median over seeds, with the range):",
             "", "| row | " + " | ".join(tasks) + " |", "|" + "---|" * (len(tasks) + 1)]
@@ -223,3 +272,58 @@ def plot_rollouts(runs: Sequence[dict], out_png: str) -> dict:
   fig.savefig(out_png, dpi=110)
   plt.close(fig)
   return envelopes
+
+
+# task -> (results.json key, y label, log scale) of the memory figure
+MEMORY_PANELS = {
+    "copy": ("test_metric", "copy: test per-symbol accuracy", False),
+    "forecast": ("test_mse_over_persistence", "forecast: test MSE / persistence", True),
+}
+
+
+def plot_memory(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = ("copy", "forecast")) -> dict:
+  """Each finished run's memory at initialization (x, log; an infinite memory drawn at the right edge, "∞")
+  against its task's result (y), a point per run coloured by row, with Spearman's rank correlation over the runs
+  (infinite memories rank above every finite one). Diverged runs and runs without a memory are left out (counted
+  in the title). Returns {task: (spearman rho, p-value, number of runs)}; rho is None below 3 runs."""
+  import matplotlib
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt
+  from scipy import stats
+
+  labels = sorted({r["label"] for r in runs})
+  palette = "tab10" if len(labels) <= 10 else "tab20"
+  colors = {label: plt.get_cmap(palette)(i % 20) for i, label in enumerate(labels)}
+  fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks) + 2, 4.5), squeeze=False, layout="constrained")
+  correlations = {}
+  for ax, task in zip(axes[0], tasks):
+    key, ylabel, log = MEMORY_PANELS[task]
+    points = [(memory_at_init(r), r[key], r["label"]) for r in runs
+              if r["task"] == task and not r["diverged"] and r.get(key) is not None]
+    points = [p for p in points if p[0] is not None]
+    left_out = sum(r["task"] == task for r in runs) - len(points)
+    finite = [m for m, _, _ in points if math.isfinite(m)]
+    infinity = 10 * max(finite) if finite else 1.0  # where an infinite memory is drawn
+    for memory, value, label in points:
+      ax.scatter(infinity if math.isinf(memory) else memory, value, color=colors[label], s=24,
+                 marker="s" if label.startswith("dense") else "o")
+    if len(points) >= 3:
+      rho, p_value = stats.spearmanr([m for m, _, _ in points], [v for _, v, _ in points])
+      correlations[task] = (float(rho), float(p_value), len(points))
+      text = f"Spearman ρ = {rho:.2f} (p = {p_value:.2g}, {len(points)} runs)"
+    else:
+      correlations[task] = (None, None, len(points))
+      text = f"{len(points)} runs: too few for a rank correlation"
+    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=9,
+            bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
+    if any(math.isinf(m) for m, _, _ in points):
+      ax.axvline(infinity, color="grey", linestyle=":", linewidth=0.8)
+      ax.text(infinity, 0.02, " ∞", transform=ax.get_xaxis_transform(), color="grey")
+    ax.set(xscale="log", yscale="log" if log else "linear", xlabel="memory at initialization -1/log ρ (steps)",
+           ylabel=ylabel, title=task + (f" ({left_out} diverged or unpredicted runs left out)" if left_out else ""))
+  handles = [plt.Line2D([], [], color=colors[label], marker="s" if label.startswith("dense") else "o",
+                        linestyle="", label=label) for label in labels]
+  fig.legend(handles=handles, loc="outside right center", fontsize=7)
+  fig.savefig(out_png, dpi=110)
+  plt.close(fig)
+  return correlations

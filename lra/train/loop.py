@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 import models
 from configs.errors import check_at_least, check_choice
+from inits import stability
 from lra.errors import ConfigError
 from lra.tasks import batching, get_task, task_names
 from lra.tasks import data as data_lib
@@ -148,13 +149,14 @@ def finished_results(config, workdir: str) -> dict | None:
 
 
 def predict_divergence(config) -> dict:
-  """inits.stability's prediction for this run's first recurrence steps (width, length, layers, init)."""
-  from inits import stability  # imported here: it is only needed once a run starts
+  """inits.stability's prediction for this run's first recurrence steps (width, length, layers, init), with the
+  advised initializer at this width and length (`stability.advise`'s pick, or None)."""
   m = config.model
   recurrence = "dense" if m.recurrence == "dense" else "diag"
   prediction = stability.predict(m.init, m.d_hidden, config.data.max_length, recurrence=recurrence,
                                  init_params=models.init_params(m), n_layers=m.n_layers)
-  prediction["alternative"] = stability.stable_alternative(m.d_hidden, m.recurrence)
+  prediction["advice"] = stability.advice_summary(
+      stability.advise(m.d_hidden, config.data.max_length, m.recurrence, n_layers=m.n_layers))
   return prediction
 
 
@@ -167,7 +169,8 @@ def setup(config, workdir: str) -> Run:
   prediction = predict_divergence(config) if main else None
   if main:
     _write_json(os.path.join(workdir, workdir_lib.CONFIG_NAME), {**config.to_dict(), "provenance": prov})
-    _warn_if_predicted_to_diverge(config, prediction)
+    if prediction["p_diverge"] > 0.5:
+      print(stability.divergence_warning(prediction), file=sys.stderr)
   mesh = parallel.make_mesh()
   try:
     parallel.check_batch_size(config.train.batch_size, mesh)
@@ -202,15 +205,6 @@ def setup(config, workdir: str) -> Run:
              splits=splits, batches=batches, total_steps=total_steps, model=model, mesh=mesh,
              state=parallel.replicate(state, mesh), step=int(state["step"]), train_fn=train_fn, eval_fn=eval_fn, checkpoints=ckpts,
              logger=logger, progress=progress)
-
-
-def _warn_if_predicted_to_diverge(config, prediction):
-  if prediction["p_diverge"] > 0.5:
-    m = config.model
-    print(f"warning: {m.init} at d_hidden={m.d_hidden} and length {config.data.max_length} is predicted to "
-          f"overflow float32 in its first steps (p_diverge={prediction['p_diverge']:.2f}; python -m "
-          f"inits.stability); a stable alternative at this width: --config.model.init={prediction['alternative']}",
-          file=sys.stderr)
 
 
 def load_data(config):
@@ -369,6 +363,7 @@ def write_results(r: Run) -> dict:
       **({"test_seq_accuracy": p.test_seq_accuracy} if r.task.head == "per_position" and r.classifies else {}),
       **r.task.baseline(r.splits), **forecast,
       "predicted_p_diverge": r.prediction["p_diverge"] if r.prediction else None,
+      "advised_init": r.prediction["advice"] if r.prediction else None,
       "provenance": r.provenance,
   }
   if "persistence_test_mse" in results and results["test_metric"] is not None:

@@ -138,6 +138,9 @@ def test_calibrated_glorot_field_must_match_matrix_dtype(cache_dir):
     inits.get("calibrated_glorot", n_draws=20)(jax.random.key(0), (8, 8), jnp.complex64)
   with pytest.raises(ValueError, match="unknown field 'quaternion'; valid: real, complex"):
     inits.get("calibrated_glorot", field="quaternion")
+  with pytest.raises(ValueError, match=r"^calibrated_glorot: field='complex' calibrates complex matrices, but a real "
+                     r"float32 matrix was asked for \(the dense recurrence\); use field='real' .*\(diag, lru\).*$"):
+    inits.get("calibrated_glorot", field="complex", n_draws=20)(jax.random.key(0), (8, 8), jnp.float32)
   with pytest.raises(ValueError, match=r"delta must lie in \(0, 1\), got delta=2"):
     inits.get("calibrated_glorot", delta=2)
 

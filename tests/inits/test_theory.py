@@ -40,6 +40,15 @@ def test_gamma_n_changes_sign_between_163_and_164():
     theory.gamma_n(1)
 
 
+def test_rescaled_glorot_min_width_is_the_first_n_with_positive_gamma_n():
+  widths = np.arange(2, 1000)
+  first = int(widths[np.argmax(np.log(widths / (2 * np.pi * np.log(widths) ** 2)) > 0)])
+  assert theory.rescaled_glorot_min_width() == first == 164
+  theory.check_rescalable(first)
+  with pytest.raises(ValueError, match=r"^c_n: gamma_n = .* <= 0 for n <= 163 \(got n=163\), .*calibrated_glorot"):
+    theory.check_rescalable(first - 1)
+
+
 @pytest.mark.parametrize("n", [2, 100, 163])
 def test_c_n_below_164_explains_and_names_calibrated_glorot(n):
   with pytest.raises(ValueError, match=r"gamma_n.*<= 0.*calibrated_glorot"):

@@ -60,14 +60,21 @@ def test_run_writes_config_metrics_results(tmp_path):
   expected = stability.predict(config.model.init, config.model.d_hidden, config.data.max_length, "diag",
                                n_layers=config.model.n_layers)["p_diverge"]
   assert results["predicted_p_diverge"] == expected
+  advice = stability.advise(config.model.d_hidden, config.data.max_length, config.model.recurrence,
+                            n_layers=config.model.n_layers)
+  assert results["advised_init"] == stability.advice_summary(advice)
 
 
 def test_a_run_predicted_to_diverge_warns_and_names_a_stable_init(tmp_path, monkeypatch, capsys):
-  monkeypatch.setattr(loop, "predict_divergence", lambda config: {"p_diverge": 0.9, "alternative": "fixit"})
+  advice = {"flags": "--config.model.init=fixit", "memory_length": 12.0, "budget": 0.01}
+  monkeypatch.setattr(loop, "predict_divergence", lambda config: {
+      "p_diverge": 0.9, "init": config.model.init, "n": config.model.d_hidden, "length": config.data.max_length,
+      "advice": advice})
   results = loop.run(tiny_config(tmp_path, max_steps=1), str(tmp_path / "run"))
   err = capsys.readouterr().err
-  assert "predicted to overflow float32" in err and "--config.model.init=fixit" in err
-  assert results["predicted_p_diverge"] == 0.9
+  warning = next(line for line in err.splitlines() if line.startswith("warning: "))
+  assert "predicted to overflow float32" in warning and warning.endswith("--config.model.init=fixit")
+  assert results["predicted_p_diverge"] == 0.9 and results["advised_init"] == advice
 
 
 def test_an_init_parameter_the_init_does_not_take_is_a_config_error(tmp_path):

@@ -1,7 +1,9 @@
 """Table 2 from fake results.json files: mean ± std over seeds, the divergence count, baselines, rollouts."""
 
+import importlib.util
 import json
 import os
+import pathlib
 import subprocess
 
 import numpy as np
@@ -9,13 +11,23 @@ import pytest
 
 from tools import table2
 
+REPO = pathlib.Path(__file__).resolve().parents[2]
 PROV = {"commit": "abcdef0123", "dirty": False, "cpu_model": "Test CPU"}
 
 
-def write(root, task, label, seed, **result):
+def write(root, task, label, seed, init_params=None, **result):
   folder = root / task / label / f"seed{seed}"
   folder.mkdir(parents=True)
   (folder / "results.json").write_text(json.dumps({"task": task, "diverged": False, "provenance": PROV, **result}))
+  if init_params is not None:  # as train.py writes it: every parameter, the unset ones None
+    (folder / "config.json").write_text(json.dumps({"model": {"init_params": {"radius": None, "delta": None,
+                                                                             **init_params}}}))
+
+
+@pytest.fixture(autouse=True)
+def predictor_cache(tmp_path_factory, monkeypatch):
+  """The memory column's predictions cache under tmp, never under ~/.cache."""
+  monkeypatch.setenv("GLOROT_LRA_CACHE", str(tmp_path_factory.getbasetemp() / "stability_cache"))
 
 
 def test_cells_baselines_and_rollouts(tmp_path):
@@ -32,7 +44,7 @@ def test_cells_baselines_and_rollouts(tmp_path):
           if line.startswith("| ")}
   assert rows["diag-diag_uniform"][0] == "0.800 ± 0.100 (2 seeds)" and rows["diag-diag_uniform"][1] == "n/r"
   assert rows["diag-glorot"][:2] == ["– (1/2 div.)", "0.040 (1 seed)"]
-  assert rows["diag-glorot"][2:] == ["0.500 (1 seed)", "1/1 left (from step 37) |"]
+  assert rows["diag-glorot"][2:] == ["0.500 (1 seed)", "1/1 left (from step 37)", "n/r |"]  # no width: no memory
   assert rows["baseline"][:2] == ["chance 0.125", "constant 1 0.170"]
   assert "commits: abcdef0; CPU: Test CPU" in markdown
 
@@ -91,3 +103,58 @@ def test_rollout_plot_takes_the_envelope_over_examples_and_seeds(tmp_path):
   assert list(envelopes) == ["diag-glorot"]   # the run without rollout.npy is left out
   np.testing.assert_array_equal(envelopes["diag-glorot"], [4.0, 3.0, np.inf])
   assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def naive_spearman(x, y):
+  """Pearson's r of the ranks, ties given their mean rank, by loops."""
+  def ranks(values):
+    return [np.mean([j + 1 for j, w in enumerate(sorted(values)) if w == v]) for v in values]
+  return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
+
+
+def test_memory_column_and_figure_from_the_predictor(tmp_path):
+  """spectral_glorot puts every draw's radius at `radius`, so its memory is -1/log(radius) exactly; orthogonal's
+  unit circle gives an infinite memory; rescaled_glorot has none at n = 16."""
+  run = dict(d_hidden=16, max_length=64, recurrence="diag")
+  copy = {0.5: [0.2, 0.3], 0.9: [0.25, 0.5], 0.99: [0.9, 0.8]}
+  for radius, accuracies in copy.items():
+    for seed, accuracy in enumerate(accuracies):
+      write(tmp_path, "copy", f"diag-spectral_glorot_{radius}", seed, init_params={"radius": radius},
+            init="spectral_glorot", test_metric=accuracy, **run)
+      write(tmp_path, "forecast", f"diag-spectral_glorot_{radius}", seed, init_params={"radius": radius},
+            init="spectral_glorot", test_mse_over_persistence=1.0 - accuracy, **run)
+  write(tmp_path, "copy", "diag-orthogonal", 0, init_params={}, init="orthogonal", test_metric=0.95, **run)
+  write(tmp_path, "copy", "diag-glorot", 0, init_params={}, init="glorot", diverged=True, test_metric=None, **run)
+  write(tmp_path, "copy", "diag-rescaled_glorot", 0, init_params={}, init="rescaled_glorot", test_metric=0.1, **run)
+  runs = table2.read_runs(str(tmp_path))
+  for radius in copy:
+    label = f"diag-spectral_glorot_{radius}"
+    memory = table2.memory_at_init(next(r for r in runs if r["label"] == label))
+    assert memory == pytest.approx(-1 / np.log(radius), rel=1e-4)
+  markdown = table2.to_markdown(runs, tasks=("copy", "forecast"))
+  cells = {line.split(" | ")[0][2:]: line.split(" | ")[-1] for line in markdown.split("\n\n")[0].splitlines()}
+  assert cells["diag-spectral_glorot_0.9"] == f"{-1 / np.log(0.9):.3g} |" == "9.49 |"
+  assert cells["diag-orthogonal"] == "∞ |" and cells["diag-rescaled_glorot"] == "n/r |"
+  out = tmp_path / "memory.png"
+  correlations = table2.plot_memory(runs, str(out))
+  memories = {0.5: -1 / np.log(0.5), 0.9: -1 / np.log(0.9), 0.99: -1 / np.log(0.99)}
+  x = [memories[r] for r in copy for _ in copy[r]] + [np.inf]  # the diverged and unpredicted runs left out
+  y = [a for r in copy for a in copy[r]] + [0.95]
+  rho, _, count = correlations["copy"]
+  assert count == 7 and rho == pytest.approx(naive_spearman(x, y), abs=1e-12)
+  rho, _, count = correlations["forecast"]
+  assert count == 6 and rho == pytest.approx(naive_spearman(x[:-1], [1.0 - a for a in y[:-1]]), abs=1e-12)
+  assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_table2_script_writes_the_memory_figure(tmp_path, capsys):
+  spec = importlib.util.spec_from_file_location("table2_script", REPO / "scripts" / "table2.py")
+  script = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(script)
+  run = dict(d_hidden=16, max_length=64, recurrence="diag", init="spectral_glorot")
+  for seed, (radius, accuracy) in enumerate([(0.5, 0.2), (0.9, 0.6), (0.99, 0.4)]):
+    write(tmp_path, "copy", "diag-spectral_glorot", seed, init_params={"radius": radius}, test_metric=accuracy, **run)
+  script.main(["--root", str(tmp_path), "--plot-memory", str(tmp_path / "m.png")])
+  out = capsys.readouterr().out
+  assert f"copy: Spearman rho {round(naive_spearman([1, 2, 3], [0.2, 0.6, 0.4]), 3)} " in out
+  assert "forecast: Spearman rho None (p None) over 0 runs" in out and (tmp_path / "m.png").exists()
