@@ -1,19 +1,28 @@
-"""Tests for scripts/stability_map.py: its --quick run (one real training run), the confusion table's rule, and the
-grid helpers."""
+"""Tests for tools/stability_map.py (scripts/stability_map.py's logic): its quick run (one real training run), the
+confusion table's rule, and the grid helpers."""
 
+import csv
 import json
 import math
 
 import numpy as np
 import pytest
 
-from tests.scripts.script_runs import load_script, quick_main, read_csv
+from tools import stability_map
+
+
+def read_csv(path) -> list[dict]:
+  with open(path) as file:
+    return list(csv.DictReader(file))
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
   out = tmp_path_factory.mktemp("stability_map")
-  meta = quick_main("stability_map", out, "--out", str(out / "docs"), "--runs", str(out / "runs"))
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("GLOROT_LRA_CACHE", str(out / "cache"))  # its own predictions, not ones another test cached
+    meta = stability_map.run(out / "docs", quick=True, runs=out / "runs",
+                             command="python scripts/stability_map.py --quick")
   return out / "docs", out / "runs", meta
 
 
@@ -52,26 +61,24 @@ def test_prediction_csv_covers_the_grid_with_the_predictor_numbers(quick_run):
 
 
 def test_confusion_counts_half_the_seeds_as_diverged():
-  module = load_script("stability_map")
   prediction = lambda p: dict(init="glorot", recurrence="dense", n=64, length=128, p_diverge=p)
   predictions = [prediction(0.7) | dict(length=128), prediction(0.6) | dict(length=256),
                  prediction(0.2) | dict(length=512)]
   runs = [dict(init="glorot", recurrence="dense", n=64, length=length, seed=seed, diverged=diverged)
           for length, flags in ((128, (True, True, False)), (256, (True, False, False)), (512, (True, False)))
           for seed, diverged in enumerate(flags)]
-  table = {p["length"]: p for p in module.confusion(predictions, runs)}
+  table = {p["length"]: p for p in stability_map.confusion(predictions, runs)}
   assert (table[128]["observed"], table[128]["predicted"], table[128]["diverged"]) == (True, True, 2)
   assert (table[256]["observed"], table[256]["predicted"]) == (False, True)  # 1 of 3 is under half
   assert (table[512]["observed"], table[512]["predicted"]) == (True, False)  # 1 of 2 is half
 
 
 def test_grid_helpers():
-  module = load_script("stability_map")
-  np.testing.assert_allclose(module.cell_edges([64, 128, 256]), [5.5, 6.5, 7.5, 8.5])
-  np.testing.assert_allclose(module.cell_edges([16, 64]), [3, 5, 7])
-  assert not module.computed("rescaled_glorot", "dense", 128) and module.computed("rescaled_glorot", "diag", 256)
-  assert not module.computed("calibrated_glorot", "dense", 512)
-  full = module.sizes(False)
+  np.testing.assert_allclose(stability_map.cell_edges([64, 128, 256]), [5.5, 6.5, 7.5, 8.5])
+  np.testing.assert_allclose(stability_map.cell_edges([16, 64]), [3, 5, 7])
+  assert not stability_map.computed("rescaled_glorot", "dense", 128) and stability_map.computed("rescaled_glorot", "diag", 256)
+  assert not stability_map.computed("calibrated_glorot", "dense", 512)
+  full = stability_map.sizes(False)
   points = sum(len(names) for names in full["observations"].values())
   assert points >= 30 and len(full["seeds"]) >= 3
   assert {shape[0] for shape in full["observations"]} == {"dense", "diag"}
