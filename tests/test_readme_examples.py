@@ -15,7 +15,8 @@ docs is checked with no change here. How each is checked:
   handling runs and every `python ...` command it builds is checked as above.
 
 A command that is a template (a `...` or `<placeholder>` token) is not pasteable and is left out. A failure names
-the doc file, its line and the command.
+the doc file, its line and the command. Python code blocks are compiled, not run (the README's calibrates an
+initializer for minutes; docs/data.md's reads IMDB).
 """
 
 import argparse
@@ -76,6 +77,20 @@ def _logical_lines(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
   if parts:
     joined.append((start, " ".join(parts).strip()))
   return joined
+
+
+def python_blocks(markdown: str) -> list[tuple[int, str]]:
+  """(first line number, code) of every ```python block."""
+  blocks, start, lines = [], None, []
+  for number, line in enumerate(markdown.splitlines(), 1):
+    if start is None and re.match(r"^\s*```python\s*$", line):
+      start, lines = number + 1, []
+    elif start is not None and re.match(r"^\s*```\s*$", line):
+      blocks.append((start, "\n".join(lines)))
+      start = None
+    elif start is not None:
+      lines.append(line)
+  return blocks
 
 
 def code_texts(markdown: str) -> list[tuple[int, str]]:
@@ -326,6 +341,19 @@ COMMANDS = doc_commands()
 def test_doc_command_parses(command, tmp_path, monkeypatch):
   monkeypatch.chdir(REPO)  # the docs' paths (configs/..., scripts/...) are relative to the checkout
   check(command, tmp_path)
+
+
+def test_python_blocks_compile():
+  blocks = 0
+  for doc in DOCS:
+    with open(os.path.join(REPO, doc)) as f:
+      for line, code in python_blocks(f.read()):
+        blocks += 1
+        try:
+          compile(code, f"{doc}:{line}", "exec")
+        except SyntaxError as e:
+          pytest.fail(f"{doc}:{line + (e.lineno or 1) - 1}: the python block does not compile: {e.msg}")
+  assert blocks >= 1  # the README's initializer example
 
 
 # --------------------------------------------------------------------------------------- the test's own parts
