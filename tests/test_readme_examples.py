@@ -275,6 +275,8 @@ def parse_python(argv, where) -> object:
     if e.code in (0, None):
       return None  # --help
     pytest.fail(f"{where}\n  exits {e.code!r} while parsing its arguments: {stderr.getvalue().strip()[-800:]}")
+  except Exception as e:  # e.g. absl's UnrecognizedFlagError where the entry point does not catch it
+    pytest.fail(f"{where}\n  {type(e).__name__} while parsing its arguments: {e}")
   pytest.fail(f"{where}\n  ran to the end without parsing any arguments (nothing for this test to check)")
 
 
@@ -297,14 +299,17 @@ def check_pytest(argv, where):
   for word in argv[3:]:
     if not word.startswith("-") and re.match(r"^[\w./-]+(::[\w\[\]-]+)*$", word) and "/" in word:
       path = word.split("::")[0]
-      assert os.path.exists(os.path.join(REPO, path)), f"{where}\n  {path} does not exist"
+      if not (os.path.exists(os.path.join(REPO, path))):
+        pytest.fail(f"{where}\n  {path} does not exist")
 
 
 def recorded_python_commands(argv, tmp_path, where) -> list[list[str]]:
   """Runs the shell script `argv` with `python` recording its arguments instead of running; returns them."""
   script = os.path.join(REPO, argv[0].removeprefix("./"))
-  assert os.path.isfile(script), f"{where}\n  {argv[0]} does not exist"
-  assert os.stat(script).st_mode & stat.S_IXUSR, f"{where}\n  {argv[0]} is not executable"
+  if not (os.path.isfile(script)):
+    pytest.fail(f"{where}\n  {argv[0]} does not exist")
+  if not (os.stat(script).st_mode & stat.S_IXUSR):
+    pytest.fail(f"{where}\n  {argv[0]} is not executable")
   shim_dir, log = tmp_path / "bin", tmp_path / "python_calls.jsonl"
   shim_dir.mkdir(exist_ok=True)
   log.write_text("")
@@ -315,7 +320,8 @@ def recorded_python_commands(argv, tmp_path, where) -> list[list[str]]:
     shim.chmod(0o755)
   env = dict(os.environ, PATH=f"{shim_dir}{os.pathsep}{os.environ['PATH']}", TMPDIR=str(tmp_path))
   proc = subprocess.run([script, *argv[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
-  assert proc.returncode == 0, f"{where}\n  exits {proc.returncode}: {proc.stderr.strip()[-800:]}"
+  if not (proc.returncode == 0):
+    pytest.fail(f"{where}\n  exits {proc.returncode}: {proc.stderr.strip()[-800:]}")
   calls = [json.loads(line) for line in log.read_text().splitlines()]
   return [["python", *call] for call in calls if call and call[0] not in ("-", "-c")]
 
@@ -324,7 +330,8 @@ def check(command: DocCommand, tmp_path):
   argv = list(command.argv)
   if argv[0] not in PYTHON:
     built = recorded_python_commands(argv, tmp_path, command)
-    assert built, f"{command}\n  the script runs no python command"
+    if not built:
+      pytest.fail(f"{command}\n  the script runs no python command")
     for inner in built:
       check(DocCommand(command.doc, command.line, command.text, tuple(inner), via=" ".join(argv)), tmp_path)
     return
@@ -398,7 +405,11 @@ def test_a_wrong_flag_or_config_field_fails_naming_the_doc_line(tmp_path, monkey
            ("python", "train.py", "--config", "configs/listops.py", "--workdir", "w", "--config.model.depth=2"),
            ("python", "train.py", "--config", "configs/listops.py", "--workdir", "w",
             "--config.model.recurrence=gru"),
-           ("python", "-m", "inits.stability", "--init", "glorot", "--n", "a")]
+           ("python", "-m", "inits.stability", "--init", "glorot", "--n", "a"),
+           ("python", "scripts/bench_scan.py", "--kind", "diag"),
+           ("python", "scripts/nothing.py", "--out", "docs"),
+           ("scripts/reproduce_cpu.sh", "runs/x", "--bogus-flag"),  # passed on to sweep.py, which refuses it
+           ("scripts/device_check.sh", "--gpu")]  # the script's own argument loop refuses it
   for argv in wrong:
     command = DocCommand("docs/x.md", 7, " ".join(argv), argv)
     with pytest.raises(pytest.fail.Exception, match=re.escape(f"docs/x.md:7: {' '.join(argv)}")):

@@ -3,7 +3,6 @@
 import importlib.metadata
 import io
 import json
-import os
 import subprocess
 import sys
 
