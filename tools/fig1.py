@@ -12,7 +12,6 @@ Writes fig1.png, fig1_table.{md,csv}, fig1_moduli_density.csv, fig1_power_norms.
 fig1_meta.json (command, commit, sizes, machine, load, seconds per stage) under the output folder.
 """
 
-import csv
 import json
 import math
 import os
@@ -27,6 +26,7 @@ import numpy as np
 import inits
 from inits import calibration
 from inits import theory
+from tools import csv_rows
 
 ROWS = ("glorot", "rescaled_glorot", "glorot_half", "diag_uniform", "spectral_glorot", "orthogonal")
 ROW_TITLES = {
@@ -234,13 +234,6 @@ def draw_figure(path, size, table_rows, density, powers, hidden):
   plt.close(figure)
 
 
-def write_csv(path, rows):
-  with open(path, "w", newline="") as file:
-    writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-
-
 def git_commit():
   """The checkout's commit (`sha` or `sha+dirty`), None outside git: lra.provenance's one lookup."""
   from lra import provenance
@@ -280,10 +273,10 @@ def run(out, quick=False, seed=0, command="python scripts/fig1.py"):
 
   table = markdown_table(table_rows, size)
   (out / "fig1_table.md").write_text(table + "\n")
-  write_csv(out / "fig1_table.csv", table_rows)
-  write_csv(out / "fig1_moduli_density.csv", density)
-  write_csv(out / "fig1_power_norms.csv", power_rows)
-  write_csv(out / "fig1_hidden_norms.csv", hidden_rows)
+  csv_rows.write(out / "fig1_table.csv", table_rows)
+  csv_rows.write(out / "fig1_moduli_density.csv", density)
+  csv_rows.write(out / "fig1_power_norms.csv", power_rows)
+  csv_rows.write(out / "fig1_hidden_norms.csv", hidden_rows)
   seconds["total"] = time.perf_counter() - start
   meta = dict(
       command=command, commit=git_commit(), seed=seed, sizes=dict(size), power_grid=power_grid(size["num_steps"]),

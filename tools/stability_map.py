@@ -11,7 +11,6 @@ stability_map.csv (predictions), stability_map_observations.csv (runs), stabilit
 the points where the predictor is wrong, machine and commit) and stability_map_meta.json under the output folder.
 """
 
-import csv
 import json
 import math
 import os
@@ -26,6 +25,7 @@ import numpy as np
 
 from inits import stability
 from lra import provenance
+from tools import csv_rows
 
 N_LAYERS = 2  # the trained models' depth; the maps show p_diverge for this many independent recurrences
 SEQUENCE_FILL = 0.9  # ListOps expressions of SEQUENCE_FILL * L to L tokens, so every run really sees ~L steps
@@ -162,12 +162,10 @@ def observe(size, runs_dir):
 
 def read_observations(path):
   """Rows of a previous stability_map_observations.csv, typed as `observe` returns them."""
-  with open(path) as file:
-    rows = list(csv.DictReader(file))
   return [dict(row, n=int(row["n"]), length=int(row["length"]), seed=int(row["seed"]),
                diverged=row["diverged"] == "True",
                max_abs_h_step1=float(row["max_abs_h_step1"]) if row.get("max_abs_h_step1") else None)
-          for row in rows]
+          for row in csv_rows.read(path)]
 
 
 def confusion(prediction_rows, observation_rows):
@@ -338,13 +336,6 @@ def draw_figure(path, size, prediction_rows, table):
   plt.close(figure)
 
 
-def write_csv(path, rows):
-  with open(path, "w", newline="") as file:
-    writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-
-
 def machine():
   """The CPU and versions the figures were made with (lra.provenance's lookups)."""
   return dict(cpu_model=provenance.cpu_model() or "unknown", cpu_count=os.cpu_count(), platform=platform.platform(),
@@ -393,8 +384,8 @@ def run(out, quick=False, runs=None, reuse_observations=None, command="python sc
                          inits=list(size["inits"])),
               agreement=sum(p["predicted"] == p["observed"] for p in table) / max(len(table), 1),
               points=len(table))
-  write_csv(out / "stability_map.csv", prediction_rows)
-  write_csv(out / "stability_map_observations.csv", observation_rows)
+  csv_rows.write(out / "stability_map.csv", prediction_rows)
+  csv_rows.write(out / "stability_map_observations.csv", observation_rows)
   (out / "stability_map.md").write_text(markdown(table, meta))
   (out / "stability_map_meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
   if not runs:

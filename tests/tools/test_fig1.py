@@ -1,19 +1,13 @@
 """Tests for tools/fig1.py (scripts/fig1.py's logic) at its quick size: every output written, numbers consistent
 with the theory."""
 
-import csv
 import json
 
 import numpy as np
 import pytest
 
 from inits import theory
-from tools import fig1
-
-
-def read_csv(path) -> list[dict]:
-  with open(path) as file:
-    return list(csv.DictReader(file))
+from tools import csv_rows, fig1
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +33,7 @@ def test_quick_run_writes_every_output(quick_run):
 
 def test_table_has_monte_carlo_beside_gumbel(quick_run):
   out, _ = quick_run
-  rows = {row["init"]: row for row in read_csv(out / "fig1_table.csv")}
+  rows = {row["init"]: row for row in csv_rows.read(out / "fig1_table.csv")}
   assert set(rows) == {"glorot", "rescaled_glorot", "calibrated_glorot", "glorot_half", "diag_uniform"}
   for row in rows.values():
     p, se, draws = float(row["mc_p"]), float(row["mc_se"]), int(row["draws"])
@@ -54,8 +48,8 @@ def test_table_has_monte_carlo_beside_gumbel(quick_run):
 
 def test_norm_curves_explode_for_glorot_only(quick_run):
   out, meta = quick_run
-  hidden = read_csv(out / "fig1_hidden_norms.csv")
-  powers = read_csv(out / "fig1_power_norms.csv")
+  hidden = csv_rows.read(out / "fig1_hidden_norms.csv")
+  powers = csv_rows.read(out / "fig1_power_norms.csv")
   last = meta["sizes"]["num_steps"]
   final = {row["init"]: float(row["median"]) for row in hidden if int(row["t"]) == last}
   assert final["glorot"] > 10 * final["rescaled_glorot"] and final["rescaled_glorot"] < 10
@@ -67,7 +61,7 @@ def test_norm_curves_explode_for_glorot_only(quick_run):
 
 def test_moduli_densities_integrate_to_one(quick_run):
   out, _ = quick_run
-  rows = read_csv(out / "fig1_moduli_density.csv")
+  rows = csv_rows.read(out / "fig1_moduli_density.csv")
   for name in ("glorot", "diag_uniform"):
     picked = [row for row in rows if row["init"] == name]
     mass = sum(float(r["density"]) * (float(r["bin_right"]) - float(r["bin_left"])) for r in picked)
@@ -83,12 +77,12 @@ def test_power_grid_is_log_spaced_and_ends_at_num_steps():
 
 def test_modulus_column_shows_spectral_glorot_and_orthogonal(quick_run):
   out, meta = quick_run
-  rows = read_csv(out / "fig1_moduli_density.csv")
+  rows = csv_rows.read(out / "fig1_moduli_density.csv")
   for name, low, high in (("spectral_glorot", 0.0, 0.99), ("orthogonal", 0.99, 1.01)):
     picked = [r for r in rows if r["init"] == name]
     outside = [r for r in picked if float(r["bin_left"]) > high or float(r["bin_right"]) < low]
     assert outside and all(float(r["density"]) == 0.0 for r in outside), name  # rho = 0.99; Haar: |lambda| = 1
-  hidden = read_csv(out / "fig1_hidden_norms.csv")
+  hidden = csv_rows.read(out / "fig1_hidden_norms.csv")
   last = meta["sizes"]["num_steps"]
   orthogonal = [float(r["median"]) for r in hidden if r["init"] == "orthogonal" and int(r["t"]) == last][0]
   assert orthogonal == pytest.approx(np.sqrt(last), rel=0.3)  # E||h_t||^2 = n t when A is orthogonal

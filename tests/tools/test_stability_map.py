@@ -1,19 +1,13 @@
 """Tests for tools/stability_map.py (scripts/stability_map.py's logic): its quick run (one real training run), the
 confusion table's rule, and the grid helpers."""
 
-import csv
 import json
 import math
 
 import numpy as np
 import pytest
 
-from tools import stability_map
-
-
-def read_csv(path) -> list[dict]:
-  with open(path) as file:
-    return list(csv.DictReader(file))
+from tools import csv_rows, stability_map
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def test_quick_run_writes_every_output_with_a_real_run(quick_run):
                "stability_map_meta.json"):
     assert (docs / name).stat().st_size > 0, name
   assert (docs / "stability_map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-  observed = read_csv(docs / "stability_map_observations.csv")
+  observed = csv_rows.read(docs / "stability_map_observations.csv")
   assert len(observed) == 1 and observed[0]["init"] == "glorot"
   results = json.loads((runs / "dense_n16_L1024_glorot_s0" / "results.json").read_text())
   assert str(results["diverged"]) == observed[0]["diverged"] and results["d_hidden"] == 16
@@ -48,7 +42,7 @@ def test_quick_run_writes_every_output_with_a_real_run(quick_run):
 def test_prediction_csv_covers_the_grid_with_the_predictor_numbers(quick_run):
   docs, _, _ = quick_run
   from inits import stability
-  rows = read_csv(docs / "stability_map.csv")
+  rows = csv_rows.read(docs / "stability_map.csv")
   cells = {(r["init"], r["recurrence"], int(r["n"]), int(r["length"])) for r in rows}
   assert cells == {(i, rec, n, length) for i in ("glorot", "orthogonal") for rec in ("dense", "diag")
                    for n in (16,) for length in (256, 1024)}
