@@ -55,9 +55,10 @@ class DocCommand:
   text: str
   argv: tuple[str, ...]
   via: str = ""  # the documented shell command that built this one, if any
+  also: tuple[str, ...] = ()  # the other places (doc:line) that give the same command
 
   def __str__(self):
-    where = f"{self.doc}:{self.line}: "
+    where = f"{self.doc}:{self.line}" + "".join(f", {place}" for place in self.also) + ": "
     return where + (f"{self.via}\n  which runs: {' '.join(self.argv)}" if self.via else " ".join(self.argv))
 
 
@@ -168,13 +169,22 @@ def is_template(argv) -> bool:
 
 
 def doc_commands() -> list[DocCommand]:
-  found = []
+  """Every pasteable command once: a command written in several places is checked at its first, and its failure
+  names the others too."""
+  found = {}
   for doc in DOCS:
     with open(os.path.join(REPO, doc)) as f:
       markdown = f.read()
     for line, text in code_texts(markdown):
-      found += [DocCommand(doc, line, text, argv) for argv in commands_in(text) if not is_template(argv)]
-  return found
+      for argv in commands_in(text):
+        if is_template(argv):
+          continue
+        if argv in found:
+          first = found[argv]
+          found[argv] = dataclasses.replace(first, also=(*first.also, f"{doc}:{line}"))
+        else:
+          found[argv] = DocCommand(doc, line, text, argv)
+  return list(found.values())
 
 
 # ------------------------------------------------------------------------------------------------- parsing only
@@ -333,7 +343,7 @@ def check(command: DocCommand, tmp_path):
     if not built:
       pytest.fail(f"{command}\n  the script runs no python command")
     for inner in built:
-      check(DocCommand(command.doc, command.line, command.text, tuple(inner), via=" ".join(argv)), tmp_path)
+      check(dataclasses.replace(command, argv=tuple(inner), via=" ".join(argv)), tmp_path)
     return
   if argv[1:3] == ["-m", "pytest"]:
     check_pytest(argv, command)
