@@ -7,16 +7,19 @@ import numpy as np
 import pytest
 
 from inits import theory
+from tests.tools.run_once import run_once
 from tools import csv_rows, fig1
+
+
+def _quick_fig1(out):
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("GLOROT_LRA_CACHE", str(out / "cache"))  # its own calibration, not one another test cached
+    return fig1.run(out, quick=True, command="python scripts/fig1.py --quick")
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-  out = tmp_path_factory.mktemp("fig1")
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setenv("GLOROT_LRA_CACHE", str(out / "cache"))  # its own calibration, not one another test cached
-    meta = fig1.run(out, quick=True, command="python scripts/fig1.py --quick")
-  return out, meta
+  return run_once(tmp_path_factory, "fig1_quick", _quick_fig1)
 
 
 def test_quick_run_writes_every_output(quick_run):

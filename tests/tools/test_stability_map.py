@@ -7,16 +7,20 @@ import math
 import numpy as np
 import pytest
 
+from tests.tools.run_once import run_once
 from tools import csv_rows, stability_map
+
+
+def _quick_map(out):
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("GLOROT_LRA_CACHE", str(out / "cache"))  # its own predictions, not ones another test cached
+    return stability_map.run(out / "docs", quick=True, runs=out / "runs",
+                             command="python scripts/stability_map.py --quick")
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-  out = tmp_path_factory.mktemp("stability_map")
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setenv("GLOROT_LRA_CACHE", str(out / "cache"))  # its own predictions, not ones another test cached
-    meta = stability_map.run(out / "docs", quick=True, runs=out / "runs",
-                             command="python scripts/stability_map.py --quick")
+  out, meta = run_once(tmp_path_factory, "stability_map_quick", _quick_map)
   return out / "docs", out / "runs", meta
 
 
