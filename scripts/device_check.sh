@@ -3,7 +3,7 @@
 # B 32, sCIFAR L 1024 n 384 B 50, IMDB L 4096 n 256 B 32) for every scan implementation, scripts/bench_step.py
 # for the three recurrences at the ListOps paper config, and 200 steps of train.py on the ListOps paper config
 # (generated data: 6,400 training expressions, so 200 steps are one epoch) with its tokens per second. It prints
-# the report and writes it, titled with the device name, to docs/gpu.md (or --out FILE).
+# the report (scripts/device_report.py) and writes it, titled with the device name, to docs/gpu.md (or --out FILE).
 #
 # Usage: scripts/device_check.sh [--tiny] [--out FILE] [--work DIR]
 #   --tiny      tiny sizes on CPU, one scan implementation a kind, the stages side by side (what
@@ -97,83 +97,6 @@ stage train "$TRAIN_S" python train.py --config "$CONFIG" --workdir "$WORK/train
   --config.data.cache_dir="$WORK/cache" "${TRAIN_ARGS[@]}"
 wait
 
-python - "$WORK" "$OUT" "$TINY" "$(( $(date +%s) - start ))" <<'EOF'
-"""Renders the report from the stages' JSON rows, metrics.jsonl and results.json; prints it and writes it."""
-import json
-import os
-import statistics
-import sys
-
-from lra import provenance
-
-work, out, tiny, total_s = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
-
-
-def rows(name):
-  path = os.path.join(work, name)
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
-prov = provenance.collect()
-device = prov["gpu_model"] or f"{prov['device_kind']} ({prov['cpu_model']})"
-with open(os.path.join(work, "status.txt")) as f:
-  status = [line.split() for line in f if line.strip()]
-lines = [f"# Device check: {device}" + (" (--tiny, CPU)" if tiny else ""), "",
-         "Written by `scripts/device_check.sh" + (" --tiny" if tiny else "") + f"` in {total_s} s.", "",
-         f"- device: {provenance.describe_devices(prov)}, host CPU {prov['cpu_model']}",
-         f"- commit: {provenance.describe_commit(prov)}",
-         "- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
-         "- stages (name, how it ended, seconds): " + "; ".join(" ".join(s) for s in status)]
-for name, how, _ in status:
-  log = os.path.join(work, f"{name}.log")
-  if how != "ok" and os.path.exists(log):
-    with open(log) as f:
-      last = [line.strip() for line in f if line.strip()][-1:] or ["(no output)"]
-    lines.append(f"- {name} {how}: `{last[0][:200]}`")
-lines.append("")
-
-lines += ["## Scans (`scripts/bench_scan.py`): forward + backward seconds / peak MB", "",
-          "| kind | L | n | B | impl | auto | seconds | peak MB | finite |", "|---|---|---|---|---|---|---|---|---|"]
-for r in rows("scan.jsonl"):
-  if "error" in r:
-    lines.append(f"| {r['kind']} | {r['length']} | {r['width']} | {r['batch']} | {r['impl']} | | "
-                 f"({r['error'][:60]}) | | |")
-  else:
-    lines.append(f"| {r['kind']} | {r['length']} | {r['width']} | {r['batch']} | {r['impl']} | {r.get('auto', '')} "
-                 f"| {r['seconds']:.4f} | {r['peak_mb']:.0f} | {r['finite']} |")
-
-lines += ["", "## Training step (`scripts/bench_step.py`), ListOps paper config" + (" (tiny)" if tiny else ""), "",
-          "| recurrence | layers | d_model | n | batch | L | scan | remat | compile s | step s | peak GB |",
-          "|---|---|---|---|---|---|---|---|---|---|---|"]
-for r in rows("step.jsonl"):
-  keys = ("recurrence", "n_layers", "d_model", "d_hidden", "batch_size", "length", "scan", "remat")
-  cells = [str(r.get(k, "")) for k in keys]
-  cells += [f"{r[k]:.3f}" if isinstance(r.get(k), (int, float)) else "" for k in ("compile_s", "step_s", "peak_gb")]
-  lines.append("| " + " | ".join(cells) + " |")
-
-lines += ["", "## train.py, ListOps paper config" + (" (tiny)" if tiny else ", 200 steps"), ""]
-metrics = [m for m in rows(os.path.join("train", "metrics.jsonl")) if "train/tokens_per_s" in m]
-results_path = os.path.join(work, "train", "results.json")
-if metrics:
-  lines.append("tokens/s at each log step: " + ", ".join(f"{m['step']}: {m['train/tokens_per_s']:.0f}"
-                                                        for m in metrics))
-  steady = [m["train/tokens_per_s"] for m in metrics[1:]] or [metrics[0]["train/tokens_per_s"]]
-  lines.append(f"\n**{statistics.median(steady):,.0f} tokens/s** (median over the log steps after the first, "
-               f"which includes compilation)")
-else:
-  lines.append("no training metrics (see the train stage above)")
-if os.path.exists(results_path):
-  with open(results_path) as f:
-    res = json.load(f)
-  lines.append(f"\nsteps {res['steps']}, wall {res['wall_s']:.1f} s, diverged {res['diverged']}, "
-               f"test accuracy {res['test_accuracy']}")
-text = "\n".join(lines) + "\n"
-os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-with open(out, "w") as f:
-  f.write(text)
-print(text)
-print(f"wrote {out}; logs in {work}")
-EOF
+TINY_FLAG=()
+if [[ $TINY == 1 ]]; then TINY_FLAG=(--tiny); fi
+python scripts/device_report.py --work "$WORK" --out "$OUT" "${TINY_FLAG[@]}" --seconds "$(( $(date +%s) - start ))"

@@ -1,7 +1,7 @@
 """Builds Table 1 from results.json files under a sweep root (and optionally a wandb project): Markdown, LaTeX, CSV.
 
 The outputs name the commits and devices the runs came from; a table whose runs came from more than one of either
-gets a warning line, also printed to stderr.
+gets a warning line, also printed to stderr. The table is tools/table.py's.
 
   python scripts/table1.py --root runs/table1    # prints Markdown; writes runs/table1/table1.{md,tex,csv}
   python scripts/table1.py --root runs/table1 --wandb-project glorot-lra --wandb-entity me
@@ -29,40 +29,24 @@ def main(argv: list[str] | None = None) -> int:
   for root in args.root:
     if not os.path.isdir(root):
       p.error(f"--root {root!r} is not a directory")
-
-  records, expected = [], []
-  for root in args.root:
-    found, planned = table.collect_local(root)
-    records += found
-    expected += planned
-  if args.wandb_project:
-    try:
-      records += table.collect_wandb(args.wandb_project, args.wandb_entity)
-    except table.WandbUnavailable as e:
-      print(f"table1.py: wandb skipped: {e}" + ("; using local results only" if args.root else ""), file=sys.stderr)
-      if not args.root:
-        return 1
-  seeds = [int(s) for s in sweep._split_list(args.seeds)] if args.seeds else None
-  tasks = sweep._split_list(args.tasks) if args.tasks else None
-  tasks, labels, cells = table.aggregate(records, expected_runs=expected, seeds=seeds, tasks=tasks)
-
   prov = sweep.provenance([sys.executable, *sys.argv] if argv is None else ["scripts/table1.py", *argv])
-  runs_lines, warnings = table.runs_provenance(records)
-  for warning in warnings:
-    print(f"table1.py: {warning}", file=sys.stderr)
-  runs_from = [*runs_lines, *warnings]
-  published = not args.no_published
-  markdown = table.to_markdown(tasks, labels, cells, published=published, prov=prov, runs_from=runs_from)
+  try:
+    built = table.build_table1(
+        args.root, prov, wandb_project=args.wandb_project, wandb_entity=args.wandb_entity,
+        seeds=[int(s) for s in sweep._split_list(args.seeds)] if args.seeds else None,
+        tasks=sweep._split_list(args.tasks) if args.tasks else None, published=not args.no_published)
+  except table.WandbUnavailable as e:
+    print(f"table1.py: wandb skipped: {e}", file=sys.stderr)
+    return 1
+  for line in [*built.notes, *built.warnings]:
+    print(f"table1.py: {line}", file=sys.stderr)
   prefix = args.out or os.path.join(args.root[0] if args.root else ".", "table1")
-  outputs = {".md": markdown,
-             ".tex": table.to_latex(tasks, labels, cells, published=published, prov=prov, runs_from=runs_from),
-             ".csv": table.to_csv(tasks, labels, cells, prov=prov, runs_from=runs_from)}
   os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-  for ext, text in outputs.items():
+  for ext, text in built.outputs.items():
     with open(prefix + ext, "w") as f:
       f.write(text)
-  print(markdown)
-  print(f"{len(records)} runs read; wrote {', '.join(prefix + ext for ext in outputs)}")
+  print(built.outputs[".md"])
+  print(f"{len(built.records)} runs read; wrote {', '.join(prefix + ext for ext in built.outputs)}")
   return 0
 
 

@@ -1,1 +1,2 @@
-"""Experiment and benchmark tooling used by `scripts/`: sweeps, tables, the compiled step's matmul floor."""
+"""The logic behind `scripts/` (each script parses its arguments and calls a module here): Figure 1, the stability
+map, sweeps, tables, benchmarks, the device report, the compiled step's matmul floor. The library never imports it."""

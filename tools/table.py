@@ -406,3 +406,41 @@ def to_csv(tasks, labels, cells, *, prov: dict | None = None, runs_from: Sequenc
           diverged_seeds=" ".join(map(str, cell.diverged_seeds)), published=" ".join(v for v, _ in pub),
           published_source=" ".join(s for _, s in pub)))
   return out.getvalue()
+
+
+@dataclasses.dataclass
+class Table1:
+  """Table 1 rendered: the outputs by file extension, the records read, and the warnings about their provenance."""
+  outputs: dict[str, str]
+  records: list[Record]
+  warnings: list[str]
+  notes: list[str]  # what was left out and why (e.g. wandb unreachable)
+
+
+def build_table1(roots: Sequence[str], prov: dict, *, wandb_project: str | None = None,
+                 wandb_entity: str | None = None, seeds: Sequence[int] | None = None,
+                 tasks: Sequence[str] | None = None, published: bool = True) -> Table1:
+  """Collects the runs of every sweep root (and of a wandb project) and renders Markdown, LaTeX and CSV.
+
+  Raises:
+    WandbUnavailable: the wandb project cannot be read and there is no root to fall back on.
+  """
+  records, expected, notes = [], [], []
+  for root in roots:
+    found, planned = collect_local(root)
+    records += found
+    expected += planned
+  if wandb_project:
+    try:
+      records += collect_wandb(wandb_project, wandb_entity)
+    except WandbUnavailable as e:
+      if not roots:
+        raise
+      notes.append(f"wandb skipped: {e}; using local results only")
+  tasks, labels, cells = aggregate(records, expected_runs=expected, seeds=seeds, tasks=tasks)
+  runs_lines, warnings = runs_provenance(records)
+  runs_from = [*runs_lines, *warnings]
+  outputs = {".md": to_markdown(tasks, labels, cells, published=published, prov=prov, runs_from=runs_from),
+             ".tex": to_latex(tasks, labels, cells, published=published, prov=prov, runs_from=runs_from),
+             ".csv": to_csv(tasks, labels, cells, prov=prov, runs_from=runs_from)}
+  return Table1(outputs=outputs, records=records, warnings=warnings, notes=notes)

@@ -1,8 +1,8 @@
 """Tests of lra.provenance (commit, versions, devices) and lra.wandb_auth (the API key lookup), offline."""
 
 import importlib.metadata
+import io
 import json
-import os
 import subprocess
 import sys
 
@@ -64,13 +64,58 @@ def test_collect_records_versions_platform_and_devices(tmp_path, repo):
   assert outside["commit"] is None and outside["dirty"] is None and provenance.describe_commit(outside) == "unknown"
 
 
-def test_cpu_model_reads_proc_cpuinfo():
-  if not os.path.exists("/proc/cpuinfo"):
-    pytest.skip("no /proc/cpuinfo")
-  with open("/proc/cpuinfo") as f:
-    names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-  if names:
-    assert provenance.cpu_model() == names[0]
+def _fake_sources(monkeypatch, cpuinfo=None, lscpu=None, processor=""):
+  """cpu_model's three sources made up: /proc/cpuinfo's text (None: unreadable), lscpu's output (None: not
+  installed) and platform.processor()."""
+  real_open = open
+
+  def fake_open(path, *args, **kwargs):
+    if path == "/proc/cpuinfo":
+      if cpuinfo is None:
+        raise FileNotFoundError(path)
+      return io.StringIO(cpuinfo)
+    return real_open(path, *args, **kwargs)
+
+  def fake_run(cmd, *args, **kwargs):
+    assert cmd == ["lscpu"]
+    if lscpu is None:
+      raise FileNotFoundError("lscpu")
+    return subprocess.CompletedProcess(cmd, 0, stdout=lscpu, stderr="")
+
+  monkeypatch.setattr(provenance, "open", fake_open, raising=False)  # the module's `open`, not the builtin
+  monkeypatch.setattr(provenance.subprocess, "run", fake_run)
+  monkeypatch.setattr(provenance.platform, "processor", lambda: processor)
+
+
+X86_CPUINFO = ("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel\t\t: 143\n"
+               "model name\t: Intel(R) Xeon(R) Platinum 8480+\nflags\t\t: fpu vme\n\n"
+               "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n")
+
+
+def test_cpu_model_from_cpuinfo_then_lscpu_then_platform(monkeypatch):
+  _fake_sources(monkeypatch, cpuinfo=X86_CPUINFO, lscpu="Model name: other\n")
+  assert provenance.cpu_model() == "Intel(R) Xeon(R) Platinum 8480+"  # not x86's numeric "model : 143"
+  _fake_sources(monkeypatch, cpuinfo="processor\t: 0\nBogoMIPS\t: 108.00\nModel\t\t: Raspberry Pi 4 Model B\n")
+  assert provenance.cpu_model() == "Raspberry Pi 4 Model B"  # ARM boards name the machine as "Model"
+  lscpu = "Architecture:  aarch64\nVendor ID:     ARM\nModel name:    Neoverse-V2\nModel:         0\n"
+  _fake_sources(monkeypatch, cpuinfo="processor\t: 0\nBogoMIPS\t: 2000.00\n", lscpu=lscpu)
+  assert provenance.cpu_model() == "Neoverse-V2"  # cpuinfo without a name: lscpu's
+  _fake_sources(monkeypatch, cpuinfo=None, lscpu=None, processor="arm")
+  assert provenance.cpu_model() == "arm"
+  _fake_sources(monkeypatch, cpuinfo=None, lscpu="Architecture: x86_64\n", processor="")
+  assert provenance.cpu_model() is None
+
+
+def test_cpu_model_agrees_with_lscpu_here():
+  """On this machine, the name the docs quote (`lscpu | grep 'Model name'`) where lscpu has one."""
+  try:
+    out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True, timeout=10).stdout
+  except (OSError, subprocess.CalledProcessError):
+    pytest.skip("no lscpu")
+  names = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name:")]
+  if not names or names[0] == "-":
+    pytest.skip("lscpu names no model")
+  assert provenance.cpu_model() == names[0]
 
 
 def test_describe_a_gpu_run_and_a_dirty_commit():

@@ -1,5 +1,7 @@
-"""Tests of scripts/device_check.sh: its --tiny run on CPU writes the report with every stage, and bad flags fail."""
+"""Tests of scripts/device_check.sh: its --tiny run on CPU writes the report of every stage from the files the stages
+wrote (tools/device_report.py's own tests check the rendering), and bad flags fail."""
 
+import json
 import os
 import re
 import subprocess
@@ -35,4 +37,10 @@ def test_tiny_run_writes_every_stage_to_the_report(tmp_path):
                      report, re.M)
   tokens = re.search(r"\*\*([0-9,]+) tokens/s\*\*", report)
   assert tokens and int(tokens.group(1).replace(",", "")) > 0
-  assert "steps 4, wall" in report and "diverged False" in report
+  results = json.loads((work / "train" / "results.json").read_text())
+  assert results["steps"] == 4 and not results["diverged"]
+  assert (f"steps 4, wall {results['wall_s']:.1f} s, diverged False, test accuracy {results['test_accuracy']}"
+          in report)
+  scan_rows = [json.loads(line) for line in (work / "scan.jsonl").read_text().splitlines()]
+  assert [(r["kind"], r["impl"], r["length"], r["width"]) for r in scan_rows] == [
+      ("diag", "sequential", 32, 8), ("dense", "sequential", 32, 8)]

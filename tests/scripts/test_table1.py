@@ -127,19 +127,28 @@ def test_renderers_and_published_numbers(results_root):
     assert task in sweep.TASKS and label.split("-")[0] in sweep.RECURRENCES
 
 
-def test_table1_script_writes_outputs_and_guards_wandb(results_root, tmp_path):
+def test_table1_script_writes_the_table_files_and_falls_back_from_wandb(results_root, tmp_path):
   env = dict(os.environ, WANDB_MODE="disabled")
   out = str(tmp_path / "t" / "table1")
   proc = subprocess.run([sys.executable, TABLE1_PY, "--root", results_root, "--out", out, "--wandb-project", "p"],
                         capture_output=True, text=True, env=env, timeout=120)
   assert proc.returncode == 0, proc.stderr
-  assert "wandb skipped: WANDB_MODE=disabled" in proc.stderr and "using local results only" in proc.stderr
-  assert "| Dense, Glorot | – (3/3 div.) |" in proc.stdout
-  for ext in (".md", ".tex", ".csv"):
-    assert os.path.getsize(out + ext) > 0
-  only_wandb = subprocess.run([sys.executable, TABLE1_PY, "--wandb-project", "p"], capture_output=True, text=True,
-                              env=env, timeout=120)
-  assert only_wandb.returncode == 1 and "not querying wandb project 'p'" in only_wandb.stderr
+  assert "table1.py: wandb skipped: WANDB_MODE=disabled" in proc.stderr and "using local results only" in proc.stderr
+  expected = table.build_table1([results_root], dict(command="c", commit="x", created="t"))
+  for ext, text in expected.outputs.items():
+    with open(out + ext) as f:
+      written = f.read()
+    rows = lambda t: [line for line in t.splitlines() if line.startswith(("|", "listops", "imdb")) or "&" in line]
+    assert rows(written) == rows(text) and rows(text), ext  # the same cells as the table built in-process
+  with open(out + ".md") as f:
+    assert f.read() in proc.stdout  # printed, then written
+  assert "| Dense, Glorot | – (3/3 div.) |" in expected.outputs[".md"]
+
+
+def test_only_an_unreachable_wandb_project_is_an_error(monkeypatch):
+  monkeypatch.setenv("WANDB_MODE", "disabled")
+  with pytest.raises(table.WandbUnavailable, match="not querying wandb project 'p'"):
+    table.build_table1([], dict(command="c", commit="x", created="t"), wandb_project="p")
 
 
 def test_wandb_without_api_key_fails_before_any_network_call(monkeypatch, tmp_path):
@@ -168,18 +177,12 @@ def test_table1_warns_when_runs_differ_in_commit_and_device(tmp_path):
   _write_run(root, "listops", "dense-glorot_half", 2, acc=0.5,
              prov=_prov(platform="cpu", kind="cpu", cpu="Intel(R) Xeon(R) Processor"))
   _write_run(root, "imdb", "dense-glorot_half", 0, acc=0.5)  # written before runs recorded provenance
-  out = str(tmp_path / "table1")
-  proc = subprocess.run([sys.executable, TABLE1_PY, "--root", root, "--out", out], capture_output=True, text=True,
-                        env=dict(os.environ, WANDB_MODE="disabled"), timeout=120)
-  assert proc.returncode == 0, proc.stderr
+  built = table.build_table1([root], dict(command="c", commit="x", created="t"))
   commits = "aaaaaaaaaaaa (2 runs), bbbbbbbbbbbb+dirty (1 run), not recorded (1 run)"
   devices = "1 x NVIDIA H200 (gpu) (2 runs), 1 x cpu (Intel(R) Xeon(R) Processor) (1 run), not recorded (1 run)"
-  assert f"table1.py: warning: the table's runs come from 3 different commits: {commits}" in proc.stderr
-  assert f"table1.py: warning: the table's runs come from 3 different devices: {devices}" in proc.stderr
-  with open(out + ".md") as f:
-    md = f.read()
+  assert built.warnings == [f"warning: the table's runs come from 3 different commits: {commits}",
+                            f"warning: the table's runs come from 3 different devices: {devices}"]
+  md = built.outputs[".md"]
   assert f"Runs from commit {commits}." in md and "Warning: the table's runs come from 3 different devices" in md
-  with open(out + ".csv") as f:
-    assert f"# warning: the table's runs come from 3 different commits: {commits}\n" in f.read()
-  with open(out + ".tex") as f:
-    assert f"% runs on {devices}\n" in f.read()
+  assert f"# warning: the table's runs come from 3 different commits: {commits}\n" in built.outputs[".csv"]
+  assert f"% runs on {devices}\n" in built.outputs[".tex"]

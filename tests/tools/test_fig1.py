@@ -1,4 +1,5 @@
-"""Tests for scripts/fig1.py at its --quick size: every output written, numbers consistent with the theory."""
+"""Tests for tools/fig1.py (scripts/fig1.py's logic) at its quick size: every output written, numbers consistent
+with the theory."""
 
 import json
 
@@ -6,14 +7,19 @@ import numpy as np
 import pytest
 
 from inits import theory
-from tests.scripts.script_runs import load_script, quick_main, read_csv
+from tests.tools.run_once import run_once
+from tools import csv_rows, fig1
+
+
+def _quick_fig1(out):
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("GLOROT_LRA_CACHE", str(out / "cache"))  # its own calibration, not one another test cached
+    return fig1.run(out, quick=True, command="python scripts/fig1.py --quick")
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-  out = tmp_path_factory.mktemp("fig1")
-  meta = quick_main("fig1", out, "--out", str(out))
-  return out, meta
+  return run_once(tmp_path_factory, "fig1_quick", _quick_fig1)
 
 
 def test_quick_run_writes_every_output(quick_run):
@@ -23,14 +29,14 @@ def test_quick_run_writes_every_output(quick_run):
     assert (out / name).stat().st_size > 0, name
   assert (out / "fig1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   written = json.loads((out / "fig1_meta.json").read_text())
-  assert written["command"] == f"python scripts/fig1.py --quick --out {out}"
+  assert written["command"] == "python scripts/fig1.py --quick" and written["seed"] == 0
   assert written["seconds"]["total"] > 0 and written["sizes"]["num_steps"] == meta["sizes"]["num_steps"]
   assert written["calibrations"][0]["n"] == 192 and (out / "cache").is_dir()
 
 
 def test_table_has_monte_carlo_beside_gumbel(quick_run):
   out, _ = quick_run
-  rows = {row["init"]: row for row in read_csv(out / "fig1_table.csv")}
+  rows = {row["init"]: row for row in csv_rows.read(out / "fig1_table.csv")}
   assert set(rows) == {"glorot", "rescaled_glorot", "calibrated_glorot", "glorot_half", "diag_uniform"}
   for row in rows.values():
     p, se, draws = float(row["mc_p"]), float(row["mc_se"]), int(row["draws"])
@@ -45,8 +51,8 @@ def test_table_has_monte_carlo_beside_gumbel(quick_run):
 
 def test_norm_curves_explode_for_glorot_only(quick_run):
   out, meta = quick_run
-  hidden = read_csv(out / "fig1_hidden_norms.csv")
-  powers = read_csv(out / "fig1_power_norms.csv")
+  hidden = csv_rows.read(out / "fig1_hidden_norms.csv")
+  powers = csv_rows.read(out / "fig1_power_norms.csv")
   last = meta["sizes"]["num_steps"]
   final = {row["init"]: float(row["median"]) for row in hidden if int(row["t"]) == last}
   assert final["glorot"] > 10 * final["rescaled_glorot"] and final["rescaled_glorot"] < 10
@@ -58,7 +64,7 @@ def test_norm_curves_explode_for_glorot_only(quick_run):
 
 def test_moduli_densities_integrate_to_one(quick_run):
   out, _ = quick_run
-  rows = read_csv(out / "fig1_moduli_density.csv")
+  rows = csv_rows.read(out / "fig1_moduli_density.csv")
   for name in ("glorot", "diag_uniform"):
     picked = [row for row in rows if row["init"] == name]
     mass = sum(float(r["density"]) * (float(r["bin_right"]) - float(r["bin_left"])) for r in picked)
@@ -66,8 +72,7 @@ def test_moduli_densities_integrate_to_one(quick_run):
 
 
 def test_power_grid_is_log_spaced_and_ends_at_num_steps():
-  module = load_script("fig1")
-  grid = module.power_grid(4096)
+  grid = fig1.power_grid(4096)
   assert grid[:8] == [1, 2, 3, 4, 6, 8, 12, 16] and grid[-1] == 4096
   steps = np.diff(grid)
   assert np.all(steps & (steps - 1) == 0)  # every step a power of two: one matrix product per point
@@ -75,12 +80,12 @@ def test_power_grid_is_log_spaced_and_ends_at_num_steps():
 
 def test_modulus_column_shows_spectral_glorot_and_orthogonal(quick_run):
   out, meta = quick_run
-  rows = read_csv(out / "fig1_moduli_density.csv")
+  rows = csv_rows.read(out / "fig1_moduli_density.csv")
   for name, low, high in (("spectral_glorot", 0.0, 0.99), ("orthogonal", 0.99, 1.01)):
     picked = [r for r in rows if r["init"] == name]
     outside = [r for r in picked if float(r["bin_left"]) > high or float(r["bin_right"]) < low]
     assert outside and all(float(r["density"]) == 0.0 for r in outside), name  # rho = 0.99; Haar: |lambda| = 1
-  hidden = read_csv(out / "fig1_hidden_norms.csv")
+  hidden = csv_rows.read(out / "fig1_hidden_norms.csv")
   last = meta["sizes"]["num_steps"]
   orthogonal = [float(r["median"]) for r in hidden if r["init"] == "orthogonal" and int(r["t"]) == last][0]
   assert orthogonal == pytest.approx(np.sqrt(last), rel=0.3)  # E||h_t||^2 = n t when A is orthogonal
