@@ -1,12 +1,8 @@
 """Writes Table 2 (copy, adding, forecast per initializer) from a sweep root: `python scripts/table2.py --root R`."""
 
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from tools import table2  # noqa: E402
+from tools import table2
 
 
 def main(argv=None):

@@ -10,10 +10,8 @@ import pytest
 from lra.errors import ConfigError
 from lra.tasks.data import DataNotFoundError
 from lra.train import loop, preemption
+import train
 from tests.lra.tiny import REPO
-
-sys.path.insert(0, REPO)
-import train  # noqa: E402
 
 
 def _main_with(monkeypatch, exc):

@@ -156,7 +156,7 @@ def test_a_live_workdir_refuses_a_second_run_and_a_dead_lock_does_not_block(tmp_
   workdir.mkdir()
   lock = workdir_lib.RunLock(str(workdir))
   holder = subprocess.Popen([sys.executable, "-c", (
-      "import sys, time; sys.path.insert(0, sys.argv[1]); from lra.train import workdir as w; "
+      "import sys; from lra.train import workdir as w; "
       "l = w.RunLock(sys.argv[2]); l.acquire(); print('locked', flush=True); sys.stdin.read()"),
       REPO, str(workdir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
   try:

@@ -1,12 +1,10 @@
 """A tiny ListOps config for loop tests: the `:cpu` preset shrunk to seconds, with its data cached in tmp."""
 
 import os
-import sys
+
+from configs import listops
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
-
-from configs import listops  # noqa: E402
 
 # Flat overrides, usable in-process and as --config.<key>=<value> flags.
 OVERRIDES = {
