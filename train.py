@@ -74,8 +74,6 @@ def main(argv):
     config.task  # a config file that could not be read raises its OSError on first access
   except OSError as e:
     sys.exit(_unreadable_config(e, sys.argv))
-  from lra.train import host_memory  # after flag parsing: --help and flag errors never re-execute
-  host_memory.reexec_with_huge_pages()  # CPU runs only: fewer page faults a step (lra/train/host_memory.py)
   from lra.train import loop, preemption
   try:
     loop.run(config, _WORKDIR.value)
@@ -86,5 +84,14 @@ def main(argv):
     sys.exit(preemption.PREEMPTED_EXIT_CODE)
 
 
+def _parse_flags_then_tune_malloc(argv):
+  """The command line's flag parser: once the flags parse (so never for --help or a flag error), a CPU run
+  re-executes itself with glibc's huge-page tunable (lra/train/host_memory.py: fewer page faults a step)."""
+  remaining = parse_flags(argv)
+  from lra.train import host_memory
+  host_memory.reexec_with_huge_pages()
+  return remaining
+
+
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=_parse_flags_then_tune_malloc)
