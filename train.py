@@ -16,7 +16,6 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from configs.names import TASKS
 from lra.errors import ConfigError, DataError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "A config file: configs/<task>.py[:preset]",
@@ -62,7 +61,8 @@ def _unreadable_config(error: OSError, argv) -> str:
     path = args[args.index("--config") + 1]
   path = (path or "").split(":", 1)[0]
   reason = "no such file" if not os.path.exists(path) else f"cannot be read ({error.__cause__ or error})"
-  return f"error: --config {path}: {reason}; the task configs: {', '.join(f'configs/{t}.py' for t in TASKS)}"
+  from lra.tasks import task_names
+  return f"error: --config {path}: {reason}; the task configs: {', '.join(f'configs/{t}.py' for t in task_names())}"
 
 
 def main(argv):

@@ -10,7 +10,11 @@ The readers in `lra/tasks/` read these fields and define none; docs/data.md expl
 import ml_collections
 from ml_collections import config_dict
 
-from configs.names import TASKS
+
+# Each task's default length (pad / truncate to it): copy 2K + 1 + blanks; forecast history + horizon; (p)sMNIST
+# 784 pixels; Pathfinder / Path-X resolution^2 pixels; Retrieval per document.
+MAX_LENGTHS = {"listops": 2048, "scifar": 1024, "imdb": 4096, "copy": 1021, "adding": 1000, "forecast": 1744,
+               "smnist": 784, "psmnist": 784, "pathfinder": 32 * 32, "pathx": 128 * 128, "retrieval": 4000}
 
 
 def default_data_config(task: str) -> ml_collections.ConfigDict:
@@ -19,13 +23,10 @@ def default_data_config(task: str) -> ml_collections.ConfigDict:
   Raises:
     ValueError: unknown task.
   """
-  if task not in TASKS:
-    raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")
+  if task not in MAX_LENGTHS:
+    raise ValueError(f"unknown task {task!r}; the tasks with data fields: {list(MAX_LENGTHS)}")
   c = ml_collections.ConfigDict()
-  # pad / truncate to this length; copy: 2K + 1 + blanks; forecast: history + horizon; (p)sMNIST: 784 pixels
-  c.max_length = {"listops": 2048, "scifar": 1024, "imdb": 4096, "copy": 1021, "adding": 1000, "forecast": 1744,
-                  "smnist": 784, "psmnist": 784, "pathfinder": 32 * 32, "pathx": 128 * 128,
-                  "retrieval": 4000}[task]  # retrieval: per document
+  c.max_length = MAX_LENGTHS[task]
   c.data_dir = config_dict.placeholder(str)   # tfds data dir; None: $TFDS_DATA_DIR or ~/tensorflow_datasets
   c.cache_dir = config_dict.placeholder(str)  # generated tasks + fixtures; None: $GLOROT_LRA_CACHE/data
   c.val_fraction = 0.1                        # held-out share of train (scifar val_split=lra, imdb)
@@ -174,4 +175,4 @@ def cpu_data_overrides(task: str) -> dict:
   if task == "retrieval":  # documents of 20-100 words (about 100-600 bytes), cut to 512
     return dict(max_length=512, retrieval=dict(source="fixture", fixture_num_train=2000, fixture_num_val=200,
                                                fixture_num_test=500, fixture_min_words=20, fixture_max_words=100))
-  raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")
+  raise ValueError(f"unknown task {task!r}; the tasks with data fields: {list(MAX_LENGTHS)}")

@@ -20,7 +20,9 @@ import time
 from collections.abc import Iterable, Sequence
 
 import inits as inits_lib
-from configs.names import LRA_TASKS, RECURRENCES, TASKS
+from lra.tasks import task_names
+from models import RECURRENCES
+from tools.table import TASKS as LRA_TASKS
 from lra import provenance as provenance_lib
 from lra.train import workdir as workdir_lib
 from lra.train.preemption import PREEMPTED_EXIT_CODE, SIGNALS as STOP_SIGNALS
@@ -159,7 +161,7 @@ def parse_override(text: str) -> tuple[str | None, str, str]:
     raise ValueError(f"bad override {text!r}; expected [TASK:]KEY=VALUE e.g. train.max_steps=100 or "
                      f"imdb:model.d_hidden=256")
   if task is not None:
-    _check_choice("task", task, TASKS)
+    _check_choice("task", task, task_names())
   return task, key, value.strip()
 
 
@@ -201,7 +203,7 @@ def expand(root: str, *, tasks: Sequence[str] = LRA_TASKS, rows: Sequence[Row] =
 
   Args:
     root: the sweep's root directory; run workdirs are `<root>/<task>/<label>/seed<k>`.
-    tasks: task names (see TASKS; default Table 1's, LRA_TASKS; Table 2's are LONG_HORIZON_TASKS).
+    tasks: task names (lra.tasks.task_names(); default Table 1's, tools.table.TASKS).
     rows: Table 1 rows (see `table1_rows`).
     seeds: values of `config.seed`.
     preset: config preset ("paper", "cpu", ...; "" for the config's default).
@@ -213,7 +215,7 @@ def expand(root: str, *, tasks: Sequence[str] = LRA_TASKS, rows: Sequence[Row] =
     The runs; duplicates (same workdir) raise ValueError.
   """
   for task in tasks:
-    _check_choice("task", task, TASKS)
+    _check_choice("task", task, task_names())
   overrides = [(None, *o) if len(o) == 2 else tuple(o) for o in overrides]
   for key in [key for key, _ in axes] + [key for _, key, _ in overrides]:
     if key in BUILTIN_KEYS:

@@ -13,12 +13,11 @@ from ml_collections import config_flags
 
 import inits
 import lra.tasks
+from lra.errors import ConfigError
 import models
 from configs import common
 from configs import data
-from configs import names
 from models import layer
-from tools import sweep
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -41,13 +40,19 @@ def _tiny(cfg):
   return cfg.model
 
 
-def test_every_name_list_has_one_home():
-  assert tuple(lra.tasks.task_names()) == names.TASKS
-  assert models.RECURRENCES == names.RECURRENCES and layer.NORMS == names.NORMS
-  assert sweep.TASKS is names.TASKS and sweep.RECURRENCES is names.RECURRENCES
-  assert common.PRESETS is names.PRESETS
-  for task in names.TASKS:
+def test_every_registered_task_has_a_config_and_data_fields():
+  """The task registry is the one list of tasks: each has configs/<task>.py and default data fields."""
+  assert set(lra.tasks.task_names()) == set(data.MAX_LENGTHS)
+  for task in lra.tasks.task_names():
     assert importlib.import_module(f"configs.{task}").get_config().task == task
+
+
+def test_a_recurrence_or_norm_outside_the_registries_names_the_registered_ones():
+  for field, value, registry in (("recurrence", "gru", models.RECURRENCES), ("norm", "group", layer.NORMS)):
+    model_cfg = _parse().model
+    model_cfg[field] = value
+    with pytest.raises(ConfigError, match=re.escape(f"config.model.{field}={value!r}; valid: {list(registry)}")):
+      models.check_config(model_cfg)
 
 
 def test_init_params_hold_every_parameter_of_every_initializer():
@@ -104,7 +109,7 @@ def test_a_parameter_the_initializer_does_not_take_names_the_valid_ones():
 
 
 def test_data_fields_live_in_configs():
-  for task in names.TASKS:
+  for task in lra.tasks.task_names():
     c = importlib.import_module(f"configs.{task}").get_config("cpu")
     want = data.default_data_config(task)
     want.update(data.cpu_data_overrides(task))

@@ -9,7 +9,7 @@ flag's error into one line (tests/test_train.py).
 import ml_collections
 import pytest
 
-from configs.names import TASKS
+from lra.tasks import task_names
 from lra.errors import ConfigError
 from lra.train import loop
 from tests.configs.test_configs import _parse
@@ -47,7 +47,7 @@ def _bad_value(path, value):
 
 
 def _cases():
-  for task in TASKS:
+  for task in task_names():
     config = _parse(config=f"configs/{task}.py:cpu")
     for path, value in _leaves(config):
       bad = _bad_value(path, value)

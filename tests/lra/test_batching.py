@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import data as data_config
-from configs import names
+import lra.tasks
 from lra.tasks import batching
 from lra.tasks import data
 
@@ -114,7 +114,7 @@ def test_data_config_is_typed_and_scripts_run(tmp_path):
   import os
   import runpy  # the scripts are files, not modules
   scripts = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "scripts")
-  for task in names.TASKS:
+  for task in lra.tasks.task_names():
     cfg = data_config.default_data_config(task)
     with pytest.raises(TypeError):
       cfg.max_length = "long"
