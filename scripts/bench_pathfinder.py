@@ -11,41 +11,9 @@ and the load average during the run. Prints the CPU model and the commit.
 
 import argparse
 import os
-import platform
-import subprocess
-import time
 
-from lra.tasks import pathfinder_gen as gen
-
-TOTAL = 200_000   # images in LRA's Pathfinder-32 and Path-X sets
-
-
-def cpu_model() -> str:
-  try:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-  except (OSError, subprocess.CalledProcessError, StopIteration):
-    return platform.processor() or "unknown"
-
-
-def commit() -> str:
-  try:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                          cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    return "unknown"
-
-
-def measure(resolution: int, num: int, workers: int, serial: int) -> dict:
-  law = gen.law(resolution, "hard")
-  start = time.perf_counter()
-  gen.generate(law, 0, num, workers=workers, progress=False)
-  wall = time.perf_counter() - start
-  cpu_start = time.process_time()
-  for index in range(serial):
-    gen.sample(law, 1, index)
-  cpu = (time.process_time() - cpu_start) / serial
-  return {"rate": num / wall, "cpu": cpu, "load": os.getloadavg()[0]}
+from lra import provenance
+from tools.bench_pathfinder import TOTAL, measure
 
 
 def main(argv=None):
@@ -55,7 +23,8 @@ def main(argv=None):
   parser.add_argument("--num128", type=int, default=200, help="images at 128 px (wall-clock rate)")
   parser.add_argument("--serial", type=int, default=100, help="images timed in one process (CPU seconds)")
   args = parser.parse_args(argv)
-  print(f"CPU: {cpu_model()}; {os.cpu_count()} cores visible; commit {commit()}; workers {args.workers}")
+  print(f"CPU: {provenance.cpu_model()}; {os.cpu_count()} cores visible; commit {provenance.commit_label()}; "
+        f"workers {args.workers}")
   print("| resolution | images | images/s (wall) | CPU ms / image | 200k images, h (wall) | 200k images, h "
         "(idle cores) | load average |")
   print("|---|---|---|---|---|---|---|")

@@ -7,6 +7,7 @@ from scipy import ndimage
 
 from lra.errors import ConfigError
 from lra.tasks import pathfinder_gen as gen
+from tools.pathfinder_report import probe
 
 LIT = 0.1 * 255   # a pixel is lit at 10% of the image's maximum (every image is min-max scaled to 0-255)
 # Gaps bridged by the flood fill: a contour's paddles are `margin` apart (1 px at 32 and 64 px: joined by the
@@ -66,20 +67,6 @@ def test_classes_balanced(pf32):
   assert abs(positives - n / 2) <= 3 * np.sqrt(n) / 2   # a fair coin: within 3 standard deviations
 
 
-def probe_accuracy(features: np.ndarray, labels: np.ndarray, folds: int = 5) -> float:
-  """Cross-validated accuracy of a least-squares linear classifier (ridge 1e-3) on standardised features."""
-  x = (features - features.mean(0)) / (features.std(0) + 1e-9)
-  x = np.concatenate([x, np.ones((len(x), 1))], 1)
-  y = 2.0 * labels - 1.0
-  order = np.random.default_rng(0).permutation(len(y))
-  correct = 0
-  for fold in np.array_split(order, folds):
-    train = np.setdiff1d(order, fold)
-    w = np.linalg.solve(x[train].T @ x[train] + 1e-3 * np.eye(x.shape[1]), x[train].T @ y[train])
-    correct += int(((x[fold] @ w > 0) == (y[fold] > 0)).sum())
-  return correct / len(y)
-
-
 def image_statistics(pixels: np.ndarray) -> np.ndarray:
   """Per image: a 16-bin intensity histogram, the lit-pixel count, the mean and the maximum."""
   flat = pixels.reshape(len(pixels), -1).astype(np.float64)
@@ -91,11 +78,11 @@ def image_statistics(pixels: np.ndarray) -> np.ndarray:
 def test_linear_probe_on_image_statistics_is_at_chance(pf32):
   features, labels = image_statistics(pf32["pixels"]), pf32["labels"]
   n = len(labels)
-  accuracy = probe_accuracy(features, labels)
+  accuracy = probe(features, labels)
   assert abs(accuracy - 0.5) <= 3 * np.sqrt(0.25 / n), accuracy
   # The same probe finds a statistic that carries the label: the test can fail.
   leaky = np.concatenate([features, labels[:, None] + np.random.default_rng(1).normal(0, 0.3, (n, 1))], 1)
-  assert probe_accuracy(leaky, labels) > 0.85
+  assert probe(leaky, labels) > 0.85
 
 
 def test_same_seed_same_bytes_whatever_the_workers_and_chunks():
