@@ -149,14 +149,16 @@ def finished_results(config, workdir: str) -> dict | None:
 
 
 def predict_divergence(config) -> dict:
-  """inits.stability's prediction for this run's first recurrence steps (width, length, layers, init), with the
-  advised initializer at this width and length (`stability.advise`'s pick, or None)."""
+  """inits.stability's prediction for this run's first recurrence steps (width, length, layers, init); for a run
+  predicted to diverge, with the advised initializer at this width and length (`stability.advise`'s pick), which
+  the warning names. The advice ranks every initializer (minutes of Monte Carlo at paper widths, then cached), so
+  a run predicted stable does not wait for it."""
   m = config.model
   recurrence = "dense" if m.recurrence == "dense" else "diag"
   prediction = stability.predict(m.init, m.d_hidden, config.data.max_length, recurrence=recurrence,
                                  init_params=models.init_params(m), n_layers=m.n_layers)
-  prediction["advice"] = stability.advice_summary(
-      stability.advise(m.d_hidden, config.data.max_length, m.recurrence, n_layers=m.n_layers))
+  prediction["advice"] = stability.advice_summary(stability.advise(
+      m.d_hidden, config.data.max_length, m.recurrence, n_layers=m.n_layers)) if prediction["p_diverge"] > 0.5 else None
   return prediction
 
 

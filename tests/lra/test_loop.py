@@ -60,9 +60,7 @@ def test_run_writes_config_metrics_results(tmp_path):
   expected = stability.predict(config.model.init, config.model.d_hidden, config.data.max_length, "diag",
                                n_layers=config.model.n_layers)["p_diverge"]
   assert results["predicted_p_diverge"] == expected
-  advice = stability.advise(config.model.d_hidden, config.data.max_length, config.model.recurrence,
-                            n_layers=config.model.n_layers)
-  assert results["advised_init"] == stability.advice_summary(advice)
+  assert expected <= 0.5 and results["advised_init"] is None  # advice is computed for runs predicted to diverge
 
 
 def test_a_run_predicted_to_diverge_warns_and_names_a_stable_init(tmp_path, monkeypatch, capsys):
