@@ -17,7 +17,6 @@ import time
 import jax
 import numpy as np
 from flax import nnx
-from tqdm import tqdm
 
 import inits
 import models
@@ -27,6 +26,7 @@ from lra.errors import ConfigError
 from lra.tasks import batching, get_task, task_names
 from lra.tasks import data as data_lib
 from lra.train import checkpoint, failpoints, metrics_log, optim, parallel, preemption, steps, workdir as workdir_lib
+from lra.train import progress as progress_lib
 from lra.train import rollout as rollout_lib
 from lra.train import task_steps
 from models import classifier, heads
@@ -261,8 +261,8 @@ def _run_locked(config, workdir, main):
 
   step = int(state["step"])
   diverged_step, t_start, wall_before = None, time.time(), meta["wall_s"]
-  bar = tqdm(total=total_steps, initial=step, desc=f"{config.task} {config.model.recurrence}/{config.model.init}",
-             unit="step", dynamic_ncols=True, disable=not main)
+  bar = progress_lib.Progress(total_steps, initial=step, enabled=main, every_steps=config.train.log_every_steps,
+                             desc=f"{config.task} {config.model.recurrence}/{config.model.init}")
   failpoints.kill_at("compile")
   try:
     with preemption.StopSignals() as stop_signals:
@@ -280,9 +280,8 @@ def _run_locked(config, workdir, main):
           step += 1
           meta["step_in_epoch"] += 1
           tokens += float(metrics["tokens"])
-          bar.update(1)
-          bar.set_postfix(epoch=meta["epoch"], loss=f"{metrics['loss']:.3f}",
-                          **({"acc": f"{metrics['accuracy']:.3f}"} if classifies else {}))
+          bar.update(step, epoch=meta["epoch"], loss=f"{metrics['loss']:.3f}",
+                     **({"acc": f"{metrics['accuracy']:.3f}"} if classifies else {}))
           if step % config.train.log_every_steps == 0 or step == total_steps:
             elapsed = time.time() - t_log
             logger.log(step, {"train/loss": metrics["loss"],
@@ -299,7 +298,7 @@ def _run_locked(config, workdir, main):
           if (end_of_epoch or step == total_steps or
               (config.train.eval_every_steps > 0 and step % config.train.eval_every_steps == 0)):
             val, _ = do_eval(step)
-            bar.set_postfix(epoch=meta["epoch"], **{f"val_{task.metric}": f"{val[task.metric]:.3f}"})
+            bar.update(step, epoch=meta["epoch"], **{f"val_{task.metric}": f"{val[task.metric]:.3f}"})
             save_latest()
           elif step % config.train.ckpt_every_steps == 0:
             save_latest()
