@@ -195,7 +195,7 @@ def main_run_index(argv: list[str]) -> int:
   p.add_argument("--manifest", required=True)
   p.add_argument("--index", type=int, required=True)
   p.add_argument("--launcher", default="",
-                 help="a command prefix for train.py, e.g. 'srun --kill-on-bad-exit=1' for a multi-process run")
+                 help="a command prefix for train.py, e.g. 'srun --wait=120' for a multi-process run")
   args = p.parse_args(argv)
   runs, manifest = sweep.load_manifest(args.manifest)
   if not 0 <= args.index < len(runs):

@@ -305,8 +305,10 @@ def write_run_list(path: str, runs: Sequence[Run], *, program: Sequence[str], pr
 # SLURM checks time limits every 30 s and sends the warning signal when it is due within the next check: up to
 # 60 s earlier than `--signal=B:USR1@<s>` asks, and at the job's start when the limit is less than `s` + 60 s away.
 SLURM_SIGNAL_RESOLUTION_S = 60
-# The launcher of a multi-process run inside its allocation: one task per process, all stopped when one fails.
-SRUN_LAUNCHER = ("srun", "--kill-on-bad-exit=1")
+# The launcher of a multi-process run inside its allocation, one task per process. When one task ends, the others
+# get 120 s to end too (then srun kills them): a stopped run's processes all exit 75, and process 0 may still be
+# finishing its checkpoint or results.json when the others are gone; a crashed one would leave them hanging.
+SRUN_LAUNCHER = ("srun", "--kill-on-bad-exit=0", "--wait=120")
 
 
 def parse_time_limit(text: str) -> int | None:

@@ -9,6 +9,7 @@ scheduler's state or on files, never a fixed sleep.
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -82,6 +83,13 @@ def _latest_steps(workdir):
 
 def _train_pid(workdir):
   """The pid of the live train.py that trains `workdir`, or None."""
+  pids = _train_pids(workdir)
+  return pids[0] if pids else None
+
+
+def _train_pids(workdir):
+  """The pids of the live train.py processes that train `workdir`."""
+  pids = []
   for entry in os.listdir("/proc"):
     if not entry.isdigit():
       continue
@@ -90,9 +98,10 @@ def _train_pid(workdir):
         argv = f.read().decode(errors="replace").split("\0")
     except (FileNotFoundError, ProcessLookupError):
       continue
-    if "train.py" in argv and workdir in argv and cluster_lib.pid_alive(int(entry)):
-      return int(entry)
-  return None
+    is_python = os.path.basename(argv[0]).startswith("python")  # not srun, which names train.py too
+    if is_python and "train.py" in argv and workdir in argv and cluster_lib.pid_alive(int(entry)):
+      pids.append(int(entry))
+  return pids
 
 
 def _hold_after_checkpoint(cluster, workdir, log):
@@ -152,6 +161,25 @@ def reference(shared):
   return dict(results, cache=cache)
 
 
+def test_time_limit_signal_checkpoints_and_requeues_until_done(slurm_cluster, reference, tmp_path):
+  # --time 2 with --signal-s 60 (the least SLURM allows): USR1 comes 30-60 s after the start.
+  job_id, runs, logs = _submit(slurm_cluster, reference["cache"], tmp_path / "runs", *ONE_RUN,
+                               "--time", "2", "--signal-s", "60")
+  log = logs / f"{job_id}_0.out"
+  pid = _hold_after_checkpoint(slurm_cluster, runs[0].workdir, log)
+  try:  # the batch shell gets USR1 and passes it on: it waits, pending, in the stopped train.py
+    cluster_lib.wait_until(lambda: _pending_signals(pid) & USR1_MASK, "SIGUSR1 before the time limit",
+                           on_timeout=lambda: _read(log))
+  finally:
+    os.kill(pid, signal.SIGCONT)
+  task = _wait_done(slurm_cluster, job_id, 1)[f"{job_id}_0"]
+  text = _read(log)
+  assert task["JobState"] == "COMPLETED" and int(task["Restarts"]) >= 1, text + slurm_cluster.logs()
+  assert "stopped by SIGUSR1 at step" in text and f"requeueing {job_id}_0" in text, text
+  assert "resuming at step" in text and "scontrol: error" not in text, text
+  _assert_reference_numbers(runs[0].workdir, reference)
+
+
 def test_array_of_four_runs_finishes_makes_the_table_and_resubmission_skips(slurm_cluster, reference, tmp_path):
   root = tmp_path / "runs"
   grid = ("--tasks", "listops", "--seeds", "0,1", "--axis", "model.recurrence=diag",
@@ -200,25 +228,6 @@ def test_outside_requeue_checkpoints_exits_75_reruns_to_the_same_numbers(slurm_c
   _assert_reference_numbers(runs[0].workdir, reference)
 
 
-def test_time_limit_signal_checkpoints_and_requeues_until_done(slurm_cluster, reference, tmp_path):
-  # --time 2 with --signal-s 60 (the least SLURM allows): USR1 comes 30-60 s after the start.
-  job_id, runs, logs = _submit(slurm_cluster, reference["cache"], tmp_path / "runs", *ONE_RUN,
-                               "--time", "2", "--signal-s", "60")
-  log = logs / f"{job_id}_0.out"
-  pid = _hold_after_checkpoint(slurm_cluster, runs[0].workdir, log)
-  try:  # the batch shell gets USR1 and passes it on: it waits, pending, in the stopped train.py
-    cluster_lib.wait_until(lambda: _pending_signals(pid) & USR1_MASK, "SIGUSR1 before the time limit",
-                           on_timeout=lambda: _read(log))
-  finally:
-    os.kill(pid, signal.SIGCONT)
-  task = _wait_done(slurm_cluster, job_id, 1)[f"{job_id}_0"]
-  text = _read(log)
-  assert task["JobState"] == "COMPLETED" and int(task["Restarts"]) >= 1, text + slurm_cluster.logs()
-  assert "stopped by SIGUSR1 at step" in text and f"requeueing {job_id}_0" in text, text
-  assert "resuming at step" in text and "scontrol: error" not in text, text
-  _assert_reference_numbers(runs[0].workdir, reference)
-
-
 def test_scancel_leaves_a_run_that_a_new_sbatch_resumes(slurm_cluster, reference, tmp_path):
   root = tmp_path / "runs"
   job_id, runs, logs = _submit(slurm_cluster, reference["cache"], root, *ONE_RUN)
@@ -237,15 +246,30 @@ def test_scancel_leaves_a_run_that_a_new_sbatch_resumes(slurm_cluster, reference
   _assert_reference_numbers(workdir, reference)
 
 
-def test_srun_two_tasks_train_as_one_job_with_the_one_process_numbers(slurm_cluster, reference, tmp_path):
+def test_srun_two_tasks_train_as_one_job_pass_the_signal_on_and_end_with_the_one_process_numbers(
+    slurm_cluster, reference, tmp_path):
   root = tmp_path / "runs"
   job_id, runs, logs = _submit(slurm_cluster, reference["cache"], root, *ONE_RUN, "--nodes", "1",
                                "--ntasks-per-node", "2")
   script = (root / "sweep.slurm").read_text()
-  assert "#SBATCH --ntasks-per-node=2\n" in script and "--launcher 'srun --kill-on-bad-exit=1'" in script
+  assert "#SBATCH --ntasks-per-node=2\n" in script and f"--launcher {shlex.quote(shlex.join(sweep.SRUN_LAUNCHER))}" in script
+  workdir, log = runs[0].workdir, logs / f"{job_id}_0.out"
+  cluster_lib.wait_until(lambda: _latest_steps(workdir), f"a checkpoint in {workdir}", on_timeout=lambda: _read(log))
+  pids = _train_pids(workdir)
+  assert len(pids) == 2, _read(log)
+  for pid in pids:
+    os.kill(pid, signal.SIGSTOP)
+  try:  # what SLURM's time-limit warning does (B:USR1): signal the batch shell only; srun passes it on
+    slurm_cluster.run("scancel", "--batch", "--signal=USR1", f"{job_id}_0")
+    cluster_lib.wait_until(lambda: all(_pending_signals(pid) & USR1_MASK for pid in pids),
+                           "SIGUSR1 to reach both processes", on_timeout=lambda: _read(log))
+  finally:
+    for pid in pids:
+      os.kill(pid, signal.SIGCONT)
   task = _wait_done(slurm_cluster, job_id, 1)[f"{job_id}_0"]
-  text = _read(logs / f"{job_id}_0.out")
-  assert task["JobState"] == "COMPLETED", text + slurm_cluster.logs()
-  assert "--config.distributed=True" in text
-  results = _assert_reference_numbers(runs[0].workdir, reference)
+  text = _read(log)
+  assert task["JobState"] == "COMPLETED" and int(task["Restarts"]) >= 1, text + slurm_cluster.logs()
+  assert "--config.distributed=True" in text and f"requeueing {job_id}_0" in text, text
+  assert "stopped by SIGUSR1 at step" in text and "resuming at step" in text, text
+  results = _assert_reference_numbers(workdir, reference)
   assert results["processes"] == 2 and results["devices"] == 2
