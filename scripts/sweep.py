@@ -118,7 +118,8 @@ def main_grid(argv: list[str]) -> int:
   try:
     runs = runs_from_args(args)
     if args.emit == "slurm":
-      sweep.check_signal_time(args.signal_s, args.time)
+      sweep.check_slurm_options(signal_s=args.signal_s, time_limit=args.time, nodes=args.nodes,
+                                ntasks_per_node=args.ntasks_per_node)
   except ValueError as e:
     print(f"sweep.py: error: {e}", file=sys.stderr)
     return 2

@@ -352,6 +352,13 @@ def check_signal_time(signal_s: int, time_limit: str) -> None:
                      f"(e.g. {-(-(signal_s + res) // 60)} minutes) or lower --signal-s")
 
 
+def check_slurm_options(*, signal_s: int, time_limit: str, nodes: int, ntasks_per_node: int) -> None:
+  """Raises ValueError, in one line, on SLURM options that cannot work (see `check_signal_time`)."""
+  if nodes < 1 or ntasks_per_node < 1:
+    raise ValueError(f"--nodes={nodes} and --ntasks-per-node={ntasks_per_node} must be >= 1")
+  check_signal_time(signal_s, time_limit)
+
+
 def slurm_script(*, manifest_path: str, num_runs: int, repo_dir: str, python: str = "python",
                  partition: str | None = None, gpus: int = 1, time_limit: str = "24:00:00", mem: str = "32G",
                  cpus: int = 8, max_parallel: int | None = None, job_name: str = "glorot-lra",
@@ -390,9 +397,7 @@ def slurm_script(*, manifest_path: str, num_runs: int, repo_dir: str, python: st
   """
   if num_runs < 1:
     raise ValueError(f"a SLURM array needs at least one run, got num_runs={num_runs}")
-  if nodes < 1 or ntasks_per_node < 1:
-    raise ValueError(f"--nodes={nodes} and --ntasks-per-node={ntasks_per_node} must be >= 1")
-  check_signal_time(signal_s, time_limit)
+  check_slurm_options(signal_s=signal_s, time_limit=time_limit, nodes=nodes, ntasks_per_node=ntasks_per_node)
   multi_process = nodes * ntasks_per_node > 1
   array = f"0-{num_runs - 1}" + (f"%{max_parallel}" if max_parallel else "")
   sbatch = [f"--job-name={job_name}", f"--array={array}", f"--time={time_limit}", f"--mem={mem}",
