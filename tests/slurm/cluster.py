@@ -6,7 +6,10 @@ idle; `stop()` ends the daemons by the PIDs in their pid files and waits until e
 or become a zombie (the container's PID 1 reaps slowly, so `kill -0` would still see an exited daemon).
 """
 
+import contextlib
+import fcntl
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -17,6 +20,22 @@ DAEMONS = ("slurmd", "slurmctld", "munged")  # stopped in this order
 PACKAGES = "slurmctld slurmd slurm-client munge"
 PROGRAMS = ("munged", "munge", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "srun", "sinfo")
 STATE_TIMEOUT_S = 300  # a generous bound on any wait for the scheduler; waits end as soon as the state is reached
+
+
+def shared_dir(base) -> str:
+  """The folder every xdist worker of the session shares (their base temp folders' parent), or `base`."""
+  return str(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+
+
+@contextlib.contextmanager
+def locked(path: str):
+  """Holds an exclusive file lock on `path` (shared by the xdist workers)."""
+  with open(path, "a+") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def missing_programs() -> list[str]:
@@ -168,8 +187,9 @@ class Cluster:
 
   def stop(self) -> None:
     """Ends every job, then the daemons by PID; waits until none is alive (SIGKILL after 15 s)."""
-    if self._pid("slurmctld"):
-      self.run("scancel", "--full", "--quiet", *self.job_ids(), check=False) if self.job_ids() else None
+    jobs = self.job_ids() if self._pid("slurmctld") else []
+    if jobs:
+      self.run("scancel", "--full", "--quiet", *jobs, check=False)
     for name in DAEMONS:
       pid = self._pid(name)
       if pid is None:
@@ -210,7 +230,7 @@ class Cluster:
     proc = subprocess.run([_which(argv[0]), *argv[1:]], env=self.env, capture_output=True, text=True,
                           timeout=timeout)
     if check and proc.returncode != 0:
-      raise AssertionError(f"{shlex_join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
+      raise AssertionError(f"{shlex.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc
 
   def job_ids(self) -> list[str]:
@@ -233,7 +253,3 @@ class Cluster:
   def states(self, job_id: str) -> dict[str, str]:
     return {key: fields["JobState"] for key, fields in self.jobs(job_id).items()}
 
-
-def shlex_join(argv) -> str:
-  import shlex
-  return shlex.join(str(a) for a in argv)

@@ -5,8 +5,6 @@ lock, and records itself as a user; each worker removes itself at its session's 
 daemons (tests/conftest.py's session-finish hook stops any left by a worker that crashed). Without SLURM the tests skip with a line naming the packages, or fail under CI=true.
 """
 
-import contextlib
-import fcntl
 import json
 import os
 
@@ -15,20 +13,6 @@ import pytest
 from tests.slurm import cluster as cluster_lib
 
 CPUS = 4  # jobs that mostly wait on the scheduler share the 2 cores (see cluster.py)
-
-
-def _shared_dir(base) -> str:
-  return str(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
-
-
-@contextlib.contextmanager
-def _locked(path: str):
-  with open(path, "a+") as f:
-    fcntl.flock(f, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _read_users(path: str) -> list[str]:
@@ -62,12 +46,12 @@ def slurm_cluster(tmp_path_factory):
     if os.environ.get("CI", "").lower() == "true":
       pytest.fail(f"CI=true and {reason}", pytrace=False)
     pytest.skip(reason)
-  shared = os.path.join(_shared_dir(tmp_path_factory.getbasetemp()), "slurm")
+  shared = os.path.join(cluster_lib.shared_dir(tmp_path_factory.getbasetemp()), "slurm")
   os.makedirs(shared, exist_ok=True)
   lock, users_file = os.path.join(shared, "lock"), os.path.join(shared, "users.json")
   me = os.environ.get("PYTEST_XDIST_WORKER", "main")
   cluster = cluster_lib.Cluster(os.path.join(shared, "cluster"), cpus=CPUS)
-  with _locked(lock):
+  with cluster_lib.locked(lock):
     users = _read_users(users_file)
     if len(cluster.live_daemons()) < len(cluster_lib.DAEMONS):
       cluster.stop()  # what is left of a cluster whose users have gone
@@ -77,7 +61,7 @@ def slurm_cluster(tmp_path_factory):
   try:
     yield cluster
   finally:
-    with _locked(lock):
+    with cluster_lib.locked(lock):
       users = [u for u in _read_users(users_file) if u != me]
       _write_users(users_file, users)
       if not users:

@@ -17,7 +17,6 @@ import sys
 import pytest
 
 from tests.slurm import cluster as cluster_lib
-from tests.slurm.conftest import _locked, _shared_dir
 from tools import sweep
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -25,9 +24,10 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 REPO = sweep.REPO_DIR
 SWEEP_PY = os.path.join(REPO, "scripts", "sweep.py")
 TABLE1_PY = os.path.join(REPO, "scripts", "table1.py")
-# The real train.py on tiny generated ListOps: 40 steps, a checkpoint every 10.
+# The real train.py on tiny generated ListOps: 40 steps, a checkpoint every 2 (the tests hold a run at its first
+# checkpoint: the 38 steps and checkpoints after it leave them time to, even on a fast machine).
 TINY_OVERRIDES = ("model.n_layers=1", "model.d_model=8", "model.d_hidden=8", "train.batch_size=8",
-                  "train.max_steps=40", "train.ckpt_every_steps=10", "train.log_every_steps=10",
+                  "train.max_steps=40", "train.ckpt_every_steps=2", "train.log_every_steps=10",
                   "optim.warmup_epochs=0.1", "data.max_length=64", "data.listops.num_train=256",
                   "data.listops.num_val=32", "data.listops.num_test=32", "data.listops.min_tokens=10",
                   "data.listops.max_tokens=60", "data.listops.max_depth=3")
@@ -106,7 +106,7 @@ def _train_pids(workdir):
 
 def _hold_after_checkpoint(cluster, workdir, log):
   """Waits for the run's first checkpoint, then stops its train.py (SIGSTOP); returns its pid."""
-  cluster_lib.wait_until(lambda: _latest_steps(workdir), f"a checkpoint in {workdir}",
+  cluster_lib.wait_until(lambda: _latest_steps(workdir), f"a checkpoint in {workdir}", poll_s=0.01,
                          on_timeout=lambda: _read(log) + cluster.logs())
   pid = _train_pid(workdir)
   assert pid is not None, _read(log)
@@ -138,7 +138,7 @@ def _assert_reference_numbers(workdir, reference):
 @pytest.fixture(scope="session")
 def shared(tmp_path_factory):
   """A folder every xdist worker shares: the generated data cache and the reference run."""
-  folder = os.path.join(_shared_dir(tmp_path_factory.getbasetemp()), "slurm_tests")
+  folder = os.path.join(cluster_lib.shared_dir(tmp_path_factory.getbasetemp()), "slurm_tests")
   os.makedirs(folder, exist_ok=True)
   return folder
 
@@ -149,7 +149,7 @@ def reference(shared):
   cache that every job of the tests reads."""
   from pathlib import Path
   root, cache = Path(shared) / "reference", os.path.join(shared, "data_cache")
-  with _locked(os.path.join(shared, "reference.lock")):
+  with cluster_lib.locked(os.path.join(shared, "reference.lock")):
     runs = sweep.expand(str(root), tasks=["listops"], rows=[sweep.Row("diag", "glorot_half")], seeds=[0],
                         overrides=[tuple(o.split("=", 1)) for o in (f"data.cache_dir={cache}", *TINY_OVERRIDES)])
     if sweep.run_status(runs[0].workdir) != "finished":
@@ -254,7 +254,8 @@ def test_srun_two_tasks_train_as_one_job_pass_the_signal_on_and_end_with_the_one
   script = (root / "sweep.slurm").read_text()
   assert "#SBATCH --ntasks-per-node=2\n" in script and f"--launcher {shlex.quote(shlex.join(sweep.SRUN_LAUNCHER))}" in script
   workdir, log = runs[0].workdir, logs / f"{job_id}_0.out"
-  cluster_lib.wait_until(lambda: _latest_steps(workdir), f"a checkpoint in {workdir}", on_timeout=lambda: _read(log))
+  cluster_lib.wait_until(lambda: _latest_steps(workdir), f"a checkpoint in {workdir}", poll_s=0.01,
+                         on_timeout=lambda: _read(log))
   pids = _train_pids(workdir)
   assert len(pids) == 2, _read(log)
   for pid in pids:
