@@ -15,7 +15,6 @@ Internal entry points (used by the emitted files):
 import argparse
 import os
 import shlex
-import subprocess
 import sys
 
 import yaml
@@ -179,14 +178,10 @@ def _emit_slurm(args: argparse.Namespace, runs: list[sweep.Run], *, out: str, ma
     print(f"submit with: sbatch {shlex.quote(path)}")
     return 0
   try:
-    proc = subprocess.run(["sbatch", "--parsable", path], capture_output=True, text=True)
-  except FileNotFoundError:
-    print("sweep.py: error: --submit needs sbatch on PATH (run on a SLURM login node)", file=sys.stderr)
+    job_id = sweep.submit(path)
+  except RuntimeError as e:
+    print(f"sweep.py: error: {e}", file=sys.stderr)
     return 1
-  if proc.returncode != 0:
-    print(f"sweep.py: error: sbatch {path} failed ({proc.returncode}): {proc.stderr.strip()}", file=sys.stderr)
-    return 1
-  job_id = proc.stdout.strip().split(";")[0]
   print(f"submitted job {job_id}: logs {os.path.join(log_dir, job_id)}_<index>.out")
   return 0
 

@@ -451,6 +451,21 @@ def slurm_script(*, manifest_path: str, num_runs: int, repo_dir: str, python: st
   return "\n".join(lines) + "\n"
 
 
+def submit(script_path: str) -> str:
+  """Submits a script with `sbatch` and returns the job id.
+
+  Raises:
+    RuntimeError: no sbatch on PATH, or sbatch refused the script (its message).
+  """
+  try:
+    proc = subprocess.run(["sbatch", "--parsable", script_path], capture_output=True, text=True)
+  except FileNotFoundError:
+    raise RuntimeError("--submit needs sbatch on PATH (run on a SLURM login node)") from None
+  if proc.returncode != 0:
+    raise RuntimeError(f"sbatch {script_path} failed ({proc.returncode}): {proc.stderr.strip()}")
+  return proc.stdout.strip().split(";")[0]  # --parsable: "<job id>[;<cluster>]"
+
+
 def wandb_params(run: Run) -> dict[str, str]:
   """A run as wandb sweep parameters: {"config": "configs/<task>.py[:preset]", "config.<key>": value, ...}."""
   return {"config": run.config_arg} | {f"config.{key}": value for key, value in run.config_overrides()}
