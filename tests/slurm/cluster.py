@@ -38,10 +38,27 @@ def locked(path: str):
       fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def missing_programs() -> list[str]:
-  """The programs of the cluster that are not on PATH (or /usr/sbin, where Debian puts the daemons)."""
-  path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin" + os.pathsep + "/sbin"
+def missing_programs(path: str | None = None) -> list[str]:
+  """The programs of the cluster that are not on `path` (default PATH) or in /usr/sbin (Debian's daemons)."""
+  path = (os.environ.get("PATH", "") if path is None else path) + os.pathsep + "/usr/sbin" + os.pathsep + "/sbin"
   return [p for p in PROGRAMS if shutil.which(p, path=path) is None]
+
+
+def unavailable_reason(missing: list[str], euid: int) -> str | None:
+  """Why the cluster cannot start here, in one line naming the fix, or None."""
+  if missing:
+    return f"SLURM is not installed (no {', '.join(missing)}): apt-get install -y --no-install-recommends {PACKAGES}"
+  if euid != 0:
+    return "the slurm tests start slurmd, which runs jobs as root: run them as root (e.g. in a container)"
+  return None
+
+
+def skip_or_fail(reason: str, environ=os.environ) -> None:
+  """Skips the test with `reason`; under CI=true fails it instead (CI must run the slurm tests)."""
+  import pytest
+  if environ.get("CI", "").lower() == "true":
+    pytest.fail(f"CI=true and {reason}", pytrace=False)
+  pytest.skip(reason)
 
 
 def _which(program: str) -> str:

@@ -28,24 +28,12 @@ def _write_users(path: str, users: list[str]) -> None:
     json.dump(users, f)
 
 
-def _unavailable_reason() -> str | None:
-  missing = cluster_lib.missing_programs()
-  if missing:
-    return (f"SLURM is not installed (no {', '.join(missing)}): apt-get install -y --no-install-recommends "
-            f"{cluster_lib.PACKAGES}")
-  if os.geteuid() != 0:
-    return "the slurm tests start slurmd, which runs jobs as root: run them as root (e.g. in a container)"
-  return None
-
-
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory):
   """A started `Cluster` (tests/slurm/cluster.py), shared by every test and worker of the session."""
-  reason = _unavailable_reason()
+  reason = cluster_lib.unavailable_reason(cluster_lib.missing_programs(), os.geteuid())
   if reason:
-    if os.environ.get("CI", "").lower() == "true":
-      pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
+    cluster_lib.skip_or_fail(reason)
   shared = os.path.join(cluster_lib.shared_dir(tmp_path_factory.getbasetemp()), "slurm")
   os.makedirs(shared, exist_ok=True)
   lock, users_file = os.path.join(shared, "lock"), os.path.join(shared, "users.json")
