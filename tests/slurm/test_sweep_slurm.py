@@ -161,6 +161,38 @@ def reference(shared):
   return dict(results, cache=cache)
 
 
+# The two slowest first: under xdist they start on different workers while the others queue behind them.
+def test_srun_two_tasks_train_as_one_job_pass_the_signal_on_and_end_with_the_one_process_numbers(
+    slurm_cluster, reference, tmp_path):
+  root = tmp_path / "runs"
+  job_id, runs, logs = _submit(slurm_cluster, reference["cache"], root, *ONE_RUN, "--nodes", "1",
+                               "--ntasks-per-node", "2")
+  script = (root / "sweep.slurm").read_text()
+  launcher = shlex.quote(shlex.join(sweep.SRUN_LAUNCHER))
+  assert "#SBATCH --ntasks-per-node=2\n" in script and f"--launcher {launcher}" in script
+  workdir, log = runs[0].workdir, logs / f"{job_id}_0.out"
+  cluster_lib.wait_until(lambda: _latest_steps(workdir), f"a checkpoint in {workdir}", poll_s=0.01,
+                         on_timeout=lambda: _read(log))
+  pids = _train_pids(workdir)
+  assert len(pids) == 2, _read(log)
+  for pid in pids:
+    os.kill(pid, signal.SIGSTOP)
+  try:  # what SLURM's time-limit warning does (B:USR1): signal the batch shell only; srun passes it on
+    slurm_cluster.run("scancel", "--batch", "--signal=USR1", f"{job_id}_0")
+    cluster_lib.wait_until(lambda: all(_pending_signals(pid) & USR1_MASK for pid in pids),
+                           "SIGUSR1 to reach both processes", on_timeout=lambda: _read(log))
+  finally:
+    for pid in pids:
+      os.kill(pid, signal.SIGCONT)
+  task = _wait_done(slurm_cluster, job_id, 1)[f"{job_id}_0"]
+  text = _read(log)
+  assert task["JobState"] == "COMPLETED" and int(task["Restarts"]) >= 1, text + slurm_cluster.logs()
+  assert "--config.distributed=True" in text and f"requeueing {job_id}_0" in text, text
+  assert "stopped by SIGUSR1 at step" in text and "resuming at step" in text, text
+  results = _assert_reference_numbers(workdir, reference)
+  assert results["processes"] == 2 and results["devices"] == 2
+
+
 def test_time_limit_signal_checkpoints_and_requeues_until_done(slurm_cluster, reference, tmp_path):
   # --time 2 with --signal-s 60 (the least SLURM allows): USR1 comes 30-60 s after the start.
   job_id, runs, logs = _submit(slurm_cluster, reference["cache"], tmp_path / "runs", *ONE_RUN,
@@ -244,33 +276,3 @@ def test_scancel_leaves_a_run_that_a_new_sbatch_resumes(slurm_cluster, reference
   text = _read(logs / f"{again}_0.out")
   assert task["JobState"] == "COMPLETED" and "resuming at step" in text, text
   _assert_reference_numbers(workdir, reference)
-
-
-def test_srun_two_tasks_train_as_one_job_pass_the_signal_on_and_end_with_the_one_process_numbers(
-    slurm_cluster, reference, tmp_path):
-  root = tmp_path / "runs"
-  job_id, runs, logs = _submit(slurm_cluster, reference["cache"], root, *ONE_RUN, "--nodes", "1",
-                               "--ntasks-per-node", "2")
-  script = (root / "sweep.slurm").read_text()
-  assert "#SBATCH --ntasks-per-node=2\n" in script and f"--launcher {shlex.quote(shlex.join(sweep.SRUN_LAUNCHER))}" in script
-  workdir, log = runs[0].workdir, logs / f"{job_id}_0.out"
-  cluster_lib.wait_until(lambda: _latest_steps(workdir), f"a checkpoint in {workdir}", poll_s=0.01,
-                         on_timeout=lambda: _read(log))
-  pids = _train_pids(workdir)
-  assert len(pids) == 2, _read(log)
-  for pid in pids:
-    os.kill(pid, signal.SIGSTOP)
-  try:  # what SLURM's time-limit warning does (B:USR1): signal the batch shell only; srun passes it on
-    slurm_cluster.run("scancel", "--batch", "--signal=USR1", f"{job_id}_0")
-    cluster_lib.wait_until(lambda: all(_pending_signals(pid) & USR1_MASK for pid in pids),
-                           "SIGUSR1 to reach both processes", on_timeout=lambda: _read(log))
-  finally:
-    for pid in pids:
-      os.kill(pid, signal.SIGCONT)
-  task = _wait_done(slurm_cluster, job_id, 1)[f"{job_id}_0"]
-  text = _read(log)
-  assert task["JobState"] == "COMPLETED" and int(task["Restarts"]) >= 1, text + slurm_cluster.logs()
-  assert "--config.distributed=True" in text and f"requeueing {job_id}_0" in text, text
-  assert "stopped by SIGUSR1 at step" in text and "resuming at step" in text, text
-  results = _assert_reference_numbers(workdir, reference)
-  assert results["processes"] == 2 and results["devices"] == 2
