@@ -2,7 +2,8 @@
 
 The first worker that needs it starts it in `<base temp>/slurm` (the folder every worker shares) under a file
 lock, and records itself as a user; each worker removes itself at its session's end, and the last one stops the
-daemons (tests/conftest.py's session-finish hook stops any left by a worker that crashed). Without SLURM the tests skip with a line naming the packages, or fail under CI=true.
+daemons (tests/conftest.py's session-finish hook stops any left by a worker that crashed). Without SLURM the
+tests skip with a line naming the packages, or fail under CI=true.
 """
 
 import json

@@ -24,10 +24,10 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 REPO = sweep.REPO_DIR
 SWEEP_PY = os.path.join(REPO, "scripts", "sweep.py")
 TABLE1_PY = os.path.join(REPO, "scripts", "table1.py")
-# The real train.py on tiny generated ListOps: 40 steps, a checkpoint every 2 (the tests hold a run at its first
-# checkpoint: the 38 steps and checkpoints after it leave them time to, even on a fast machine).
+# The real train.py on tiny generated ListOps: 24 steps, a checkpoint every 4 (the tests hold a run at its first
+# checkpoint: the 20 steps, 5 checkpoints and evaluation after it leave them time to, even on a fast machine).
 TINY_OVERRIDES = ("model.n_layers=1", "model.d_model=8", "model.d_hidden=8", "train.batch_size=8",
-                  "train.max_steps=40", "train.ckpt_every_steps=2", "train.log_every_steps=10",
+                  "train.max_steps=24", "train.ckpt_every_steps=4", "train.log_every_steps=10",
                   "optim.warmup_epochs=0.1", "data.max_length=64", "data.listops.num_train=256",
                   "data.listops.num_val=32", "data.listops.num_test=32", "data.listops.min_tokens=10",
                   "data.listops.max_tokens=60", "data.listops.max_depth=3")
@@ -223,9 +223,9 @@ def test_array_of_four_runs_finishes_makes_the_table_and_resubmission_skips(slur
     log = _read(logs / f"{job_id}_{i}.out")
     assert tasks[f"{job_id}_{i}"]["JobState"] == "COMPLETED", log + slurm_cluster.logs()
     assert f"$ {run.command([sys.executable, 'train.py'])}" in log
-    assert "listops diag/" in log and "step 40/40 (100%)" in log and "\r" not in log  # plain progress lines
+    assert "listops diag/" in log and "step 24/24 (100%)" in log and "\r" not in log  # plain progress lines
     results = sweep.read_results(run.workdir)
-    assert results["finished"] and results["steps"] == 40, log
+    assert results["finished"] and results["steps"] == 24, log
   assert {k: sweep.read_results(runs[0].workdir)[k] for k in RESULT_KEYS} == {k: reference[k] for k in RESULT_KEYS}
 
   table = subprocess.run([sys.executable, TABLE1_PY, "--root", str(root)], capture_output=True, text=True, cwd=REPO,
