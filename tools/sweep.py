@@ -439,7 +439,7 @@ def slurm_script(*, manifest_path: str, num_runs: int, repo_dir: str, python: st
       'task="${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
       f'# {128 + usr1}: the signal came before sweep.py could pass it on; the run resumes from its last checkpoint.',
       f'if [ "$got" = USR1 ] && {{ [ "$rc" -eq {PREEMPTED_EXIT_CODE} ] || [ "$rc" -eq {128 + usr1} ]; }}; then',
-      '  echo "stopped before the time limit with its latest checkpoint written: requeueing $task"',
+      '  echo "SIGUSR1 before the time limit: the run stopped at its latest checkpoint; requeueing $task"',
       "  trap '' TERM  # SLURM ends this allocation with a TERM once the task is requeued",
       '  scontrol requeue "$task"',
       f'elif [ "$got" = TERM ] && {{ [ "$rc" -eq {PREEMPTED_EXIT_CODE} ] || [ "$rc" -eq {128 + term} ]; }}; then',
