@@ -197,6 +197,9 @@ def main_run_index(argv: list[str]) -> int:
   if not 0 <= args.index < len(runs):
     print(f"sweep.py: error: index {args.index} is outside 0..{len(runs) - 1} of {args.manifest}", file=sys.stderr)
     return 2
+  restarts = os.environ.get("SLURM_RESTART_COUNT")  # reruns of this task, all appended to one log
+  if restarts and restarts != "0":
+    print(f"SLURM restart {restarts} of this task")
   return _run_one(runs[args.index], manifest, launcher=shlex.split(args.launcher))
 
 

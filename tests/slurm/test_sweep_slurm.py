@@ -255,7 +255,7 @@ def test_outside_requeue_checkpoints_exits_75_reruns_to_the_same_numbers(slurm_c
   text = _read(log)
   assert task["JobState"] == "COMPLETED" and int(task["Restarts"]) >= 1, text
   assert "stopped by SIGTERM at step" in text and "resuming at step" in text, text
-  assert text.count("$ ") >= 2  # one log, appended by the rerun
+  assert text.count("$ ") >= 2 and "SLURM restart 1 of this task" in text  # one log, appended by the rerun
   assert "pending execution" not in text and "requeueing" not in text  # SLURM requeued it: the script did not
   _assert_reference_numbers(runs[0].workdir, reference)
 
