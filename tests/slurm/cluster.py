@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 
-DAEMONS = ("slurmd", "slurmctld", "munged")  # stopped in this order
+DAEMONS = ("slurmctld", "slurmd", "munged")  # stopped in this order
 PACKAGES = "slurmctld slurmd slurm-client munge"
 PROGRAMS = ("munged", "munge", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "srun", "sinfo")
 STATE_TIMEOUT_S = 300  # a generous bound on any wait for the scheduler; waits end as soon as the state is reached
@@ -149,7 +149,8 @@ class Cluster:
         "MpiDefault=none",
         "ReturnToService=2",
         "JobRequeue=1",
-        "KillWait=5",
+        # A TERM'd train.py first finishes its step and checkpoint, slower on a loaded machine; it exits when done.
+        "KillWait=30",
         "MinJobAge=300",
         # Schedule at once (the default waits for the 60 s scheduling pass): a requeued task reruns in seconds.
         "SchedulerParameters=batch_sched_delay=0,bf_interval=1,sched_interval=2",
@@ -207,6 +208,7 @@ class Cluster:
     jobs = self.job_ids() if self._pid("slurmctld") else []
     if jobs:
       self.run("scancel", "--full", "--quiet", *jobs, check=False)
+    self._kill_leftover_job_processes()  # the jobs and their slurmstepd, at once: slurmd would wait for them
     for name in DAEMONS:
       pid = self._pid(name)
       if pid is None:
@@ -220,12 +222,16 @@ class Cluster:
     self._kill_leftover_job_processes()
 
   def _kill_leftover_job_processes(self) -> None:
-    """Kills processes whose SLURM_CONF is ours (job steps whose slurmstepd outlived slurmd)."""
+    """SIGKILLs the processes whose SLURM_CONF is ours, but for the daemons (and slurmctld's slurmscriptd, which it
+    waits for on exit): jobs, their slurmstepd, clients."""
     mine = f"SLURM_CONF={self.conf}".encode()
     for entry in os.listdir("/proc"):
       if not entry.isdigit() or int(entry) == os.getpid():
         continue
       try:
+        with open(f"/proc/{entry}/comm") as f:
+          if f.read().strip() in (*DAEMONS, "slurmscriptd"):
+            continue
         with open(f"/proc/{entry}/environ", "rb") as f:
           if mine in f.read().split(b"\0") and pid_alive(int(entry)):
             os.kill(int(entry), signal.SIGKILL)
