@@ -219,23 +219,31 @@ class Cluster:
       except AssertionError:
         os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not pid_alive(pid), f"{name} ({pid}) to die", timeout=15)
-    self._kill_leftover_job_processes()
+    self._kill_leftover_job_processes(spare_daemons=False)
 
-  def _kill_leftover_job_processes(self) -> None:
-    """SIGKILLs the processes whose SLURM_CONF is ours, but for the daemons (and slurmctld's slurmscriptd, which it
-    waits for on exit): jobs, their slurmstepd, clients."""
-    mine = f"SLURM_CONF={self.conf}".encode()
+  def processes(self) -> list[int]:
+    """The live processes whose SLURM_CONF is ours: the daemons' helpers, the jobs, their slurmstepd, clients."""
+    mine, pids = f"SLURM_CONF={self.conf}".encode(), []
     for entry in os.listdir("/proc"):
       if not entry.isdigit() or int(entry) == os.getpid():
         continue
       try:
-        with open(f"/proc/{entry}/comm") as f:
-          if f.read().strip() in (*DAEMONS, "slurmscriptd"):
-            continue
         with open(f"/proc/{entry}/environ", "rb") as f:
           if mine in f.read().split(b"\0") and pid_alive(int(entry)):
-            os.kill(int(entry), signal.SIGKILL)
+            pids.append(int(entry))
       except (FileNotFoundError, ProcessLookupError, PermissionError):
+        continue
+    return pids
+
+  def _kill_leftover_job_processes(self, spare_daemons: bool = True) -> None:
+    """SIGKILLs `processes()`, but for the daemons and slurmctld's slurmscriptd (which it waits for on exit) when
+    `spare_daemons`."""
+    for pid in self.processes():
+      try:
+        with open(f"/proc/{pid}/comm") as f:
+          if not spare_daemons or f.read().strip() not in (*DAEMONS, "slurmscriptd"):
+            os.kill(pid, signal.SIGKILL)
+      except (FileNotFoundError, ProcessLookupError):
         continue
 
   def logs(self) -> str:

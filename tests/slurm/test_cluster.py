@@ -32,3 +32,26 @@ def test_an_exited_process_is_dead_though_its_zombie_is_still_listed():
   assert cluster_lib.pid_alive(os.getpid())
   proc.wait()
   assert not cluster_lib.pid_alive(proc.pid)
+
+
+@pytest.mark.slurm
+def test_stop_leaves_no_daemon_and_no_job_process_behind(tmp_path):
+  reason = cluster_lib.unavailable_reason(cluster_lib.missing_programs(), os.geteuid())
+  if reason:
+    cluster_lib.skip_or_fail(reason)
+  cluster = cluster_lib.Cluster(str(tmp_path / "cluster"), cpus=1).start()
+  try:
+    daemons = cluster.live_daemons()
+    assert set(daemons) == set(cluster_lib.DAEMONS)
+    script = tmp_path / "job.sh"  # a job that ignores SIGTERM, as a stuck run would
+    script.write_text(f"#!/bin/bash\n#SBATCH --output={tmp_path}/job.out\ntrap '' TERM\necho $$ > {tmp_path}/pid\n"
+                      "sleep 300\n")
+    job_id = cluster.run("sbatch", "--parsable", str(script)).stdout.strip()
+    cluster_lib.wait_until(lambda: (tmp_path / "pid").exists() and cluster.states(job_id).get(job_id) == "RUNNING",
+                           "the job to run")
+    job_pid = int((tmp_path / "pid").read_text())
+  finally:
+    cluster.stop()
+  assert cluster.live_daemons() == {}
+  assert not any(cluster_lib.pid_alive(pid) for pid in [*daemons.values(), job_pid])
+  assert cluster.processes() == []  # its sleep and slurmstepd too
