@@ -30,3 +30,15 @@ def x64():
   """Runs a test with float64 enabled, without leaking the setting into other tests."""
   with jax.enable_x64(True):
     yield
+
+
+def pytest_sessionfinish(session):
+  """In the controlling process (the only one without xdist): stop a SLURM cluster of tests/slurm that a crashed
+  worker left running."""
+  factory = getattr(session.config, "_tmp_path_factory", None)
+  if hasattr(session.config, "workerinput") or factory is None:
+    return
+  folder = factory.getbasetemp() / "slurm" / "cluster"
+  if folder.is_dir():
+    from tests.slurm import cluster
+    cluster.Cluster(str(folder)).stop()

@@ -22,10 +22,10 @@ from collections.abc import Iterable, Sequence
 import inits as inits_lib
 from lra.tasks import task_names
 from models import RECURRENCES
-from tools.table import TASKS as LRA_TASKS
 from lra import provenance as provenance_lib
 from lra.train import workdir as workdir_lib
 from lra.train.preemption import PREEMPTED_EXIT_CODE, SIGNALS as STOP_SIGNALS
+TABLE1_TASKS = ("listops", "scifar", "imdb")  # Table 1's columns, in the paper's order
 TABLE1_INITS = ("glorot", "glorot_half", "rescaled_glorot", "diag_uniform")
 LAYER_NORM_MODES = ("off", "add", "only")
 EMITTERS = ("local", "slurm", "wandb")
@@ -88,7 +88,10 @@ class Run:
 
   @property
   def config_arg(self) -> str:
-    return f"configs/{self.task}.py" + (f":{self.preset}" if self.preset else "")
+    """`configs/<task>.py:[preset=<preset>,]recurrence=<recurrence>`: the recurrence goes through the config's arg,
+    so that a config's settings for it (e.g. Pathfinder's long LRU ring) apply."""
+    preset = f"preset={self.preset}," if self.preset else ""
+    return f"configs/{self.task}.py:{preset}recurrence={self.row.recurrence}"
 
   def config_overrides(self) -> list[tuple[str, str]]:
     """All `--config.<key>=<value>` pairs of the run, in a fixed order."""
@@ -196,14 +199,14 @@ def table1_rows(recurrences: Sequence[str] | None = None, inits: Sequence[str] |
   return rows
 
 
-def expand(root: str, *, tasks: Sequence[str] = LRA_TASKS, rows: Sequence[Row] = TABLE1_ROWS,
+def expand(root: str, *, tasks: Sequence[str] = TABLE1_TASKS, rows: Sequence[Row] = TABLE1_ROWS,
            seeds: Sequence[int] = (0, 1, 2), preset: str = "", axes: Sequence[tuple[str, Sequence[str]]] = (),
            overrides: Sequence[tuple[str, str] | tuple[str | None, str, str]] = ()) -> list[Run]:
   """Expands a grid into runs, ordered task, row, extra axes, seed.
 
   Args:
     root: the sweep's root directory; run workdirs are `<root>/<task>/<label>/seed<k>`.
-    tasks: task names (lra.tasks.task_names(); default Table 1's, tools.table.TASKS).
+    tasks: task names (lra.tasks.task_names(); default Table 1's, TABLE1_TASKS).
     rows: Table 1 rows (see `table1_rows`).
     seeds: values of `config.seed`.
     preset: config preset ("paper", "cpu", ...; "" for the config's default).
@@ -304,72 +307,168 @@ def write_run_list(path: str, runs: Sequence[Run], *, program: Sequence[str], pr
       f.write(run.command(program) + "\n")
 
 
+# SLURM checks time limits every 30 s and sends the warning signal when it is due within the next check: up to
+# 60 s earlier than `--signal=B:USR1@<s>` asks, and at the job's start when the limit is less than `s` + 60 s away.
+SLURM_SIGNAL_RESOLUTION_S = 60
+# The launcher of a multi-process run inside its allocation, one task per process. When one task ends, the others
+# get 120 s to end too (then srun kills them): a stopped run's processes all exit 75, and process 0 may still be
+# finishing its checkpoint or results.json when the others are gone; a crashed one would leave them hanging.
+SRUN_LAUNCHER = ("srun", "--kill-on-bad-exit=0", "--wait=120")
+
+
+def parse_time_limit(text: str) -> int | None:
+  """SLURM's `--time` formats (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S) in seconds; None for no limit.
+
+  Raises:
+    ValueError: not one of those formats.
+  """
+  if text.strip().upper() in ("INFINITE", "UNLIMITED"):
+    return None
+  m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text.strip())
+  if not m:
+    raise ValueError(f"bad time limit {text!r}; expected SLURM's M, M:S, H:M:S, D-H, D-H:M or D-H:M:S")
+  days, a, b, c = m.groups()
+  parts = [int(v) for v in (a, b, c) if v is not None]
+  if days is not None:  # D-H, D-H:M, D-H:M:S
+    parts += [0] * (3 - len(parts))
+    h, mi, sec = parts
+    return ((int(days) * 24 + h) * 60 + mi) * 60 + sec
+  if len(parts) == 1:
+    return parts[0] * 60
+  if len(parts) == 2:
+    return parts[0] * 60 + parts[1]
+  return (parts[0] * 60 + parts[1]) * 60 + parts[2]
+
+
+def check_signal_time(signal_s: int, time_limit: str) -> None:
+  """Refuses a warning signal that SLURM cannot deliver where asked (see SLURM_SIGNAL_RESOLUTION_S).
+
+  Raises:
+    ValueError: `signal_s` is below SLURM's resolution, or leaves no time to train under `time_limit`.
+  """
+  res = SLURM_SIGNAL_RESOLUTION_S
+  if signal_s < res:
+    raise ValueError(f"--signal-s={signal_s} is below SLURM's {res} s signal resolution (it checks time limits every "
+                     f"30 s and may signal up to {res} s early); use --signal-s {res} or more")
+  limit_s = parse_time_limit(time_limit)
+  if limit_s is not None and limit_s < signal_s + res:
+    raise ValueError(f"--time={time_limit} is shorter than --signal-s={signal_s} + {res} s: SLURM would signal the "
+                     f"run at its start, before it trains; raise --time to at least {signal_s + res} s "
+                     f"(e.g. {-(-(signal_s + res) // 60)} minutes) or lower --signal-s")
+
+
+def check_slurm_options(*, signal_s: int, time_limit: str, nodes: int, ntasks_per_node: int) -> None:
+  """Raises ValueError, in one line, on SLURM options that cannot work (see `check_signal_time`)."""
+  if nodes < 1 or ntasks_per_node < 1:
+    raise ValueError(f"--nodes={nodes} and --ntasks-per-node={ntasks_per_node} must be >= 1")
+  check_signal_time(signal_s, time_limit)
+
+
 def slurm_script(*, manifest_path: str, num_runs: int, repo_dir: str, python: str = "python",
                  partition: str | None = None, gpus: int = 1, time_limit: str = "24:00:00", mem: str = "32G",
                  cpus: int = 8, max_parallel: int | None = None, job_name: str = "glorot-lra",
                  log_dir: str = "slurm_logs", extra_sbatch: Sequence[str] = (), signal_s: int = 120,
-                 prov: dict) -> str:
+                 nodes: int = 1, ntasks_per_node: int = 1, prov: dict) -> str:
   """A SLURM job-array script: array index i runs run i of the manifest (skipped when already done).
 
-  It survives preemption and time limits: SLURM sends SIGUSR1 `signal_s` seconds before the limit
-  (`--signal=B:USR1@...`) and SIGTERM on preemption; the script passes either on to train.py, which writes its
-  latest checkpoint and exits 75, and then requeues its own array task (`--requeue`), which resumes from that
-  checkpoint. Logs are appended across requeues (`--open-mode=append`).
+  It survives time limits and preemption. SLURM sends SIGUSR1 `signal_s` seconds (up to 60 s more) before the
+  limit (`--signal=B:USR1@...`): the script passes it on to train.py, which writes its latest checkpoint and exits
+  75, and then requeues its own array task (`--requeue`), which resumes from that checkpoint. A SIGTERM (an
+  outside `scontrol requeue`, preemption, `scancel`) is passed on the same way, but SLURM decides what follows:
+  a requeued or preempted task runs again and resumes, a cancelled one stays cancelled until the script is
+  submitted again. Logs are appended across requeues (`--open-mode=append`).
+
+  With `nodes` > 1 or `ntasks_per_node` > 1 a run is one multi-process JAX job: the task launches its train.py
+  with `srun` over all of its tasks (the manifest's runs carry `--config.distributed=True`), and srun passes the
+  signals on to every process.
 
   Args:
     manifest_path: the sweep.json the array indexes into.
     num_runs: the number of runs (array 0..num_runs-1).
     repo_dir: where train.py is; the job `cd`s there.
     python: the python on the compute nodes.
-    partition, gpus, time_limit, mem, cpus: resources per array task (partition None: the cluster default).
+    partition, gpus, time_limit, mem, cpus: resources per array task (partition None: the cluster default);
+      gpus and mem per node, cpus per process.
     max_parallel: at most this many array tasks at once (`%N`), None for no limit.
-    job_name, log_dir: the job name and the folder of the per-task logs (`%A_%a.out`).
+    job_name, log_dir: the job name and the folder of the per-task logs (`%A_%a.out`), which must exist before
+      `sbatch` runs (SLURM opens the log before the script starts).
     extra_sbatch: more `#SBATCH` lines, e.g. ["--account=abc", "--qos=long"].
     signal_s: how long before the time limit SLURM warns the task (enough to finish a step and checkpoint).
+    nodes, ntasks_per_node: nodes per run and processes per node.
     prov: provenance (see `provenance`), written into the header.
+
+  Raises:
+    ValueError: no runs, a bad node or task count, or a signal time SLURM cannot honour (`check_signal_time`).
   """
   if num_runs < 1:
     raise ValueError(f"a SLURM array needs at least one run, got num_runs={num_runs}")
-  if signal_s < 1:
-    raise ValueError(f"signal_s={signal_s} must be >= 1 (seconds before the time limit)")
+  check_slurm_options(signal_s=signal_s, time_limit=time_limit, nodes=nodes, ntasks_per_node=ntasks_per_node)
+  multi_process = nodes * ntasks_per_node > 1
   array = f"0-{num_runs - 1}" + (f"%{max_parallel}" if max_parallel else "")
   sbatch = [f"--job-name={job_name}", f"--array={array}", f"--time={time_limit}", f"--mem={mem}",
             f"--cpus-per-task={cpus}", f"--output={log_dir}/%A_%a.out", "--open-mode=append", "--requeue",
             f"--signal=B:USR1@{signal_s}"]
+  if multi_process:
+    sbatch += [f"--nodes={nodes}", f"--ntasks-per-node={ntasks_per_node}"]
   if partition:
     sbatch.append(f"--partition={partition}")
   if gpus:
     sbatch.append(f"--gres=gpu:{gpus}")
   sbatch += [s if s.startswith("--") else "--" + s for s in extra_sbatch]
   q = shlex.quote
+  launcher = f" --launcher {q(shlex.join(SRUN_LAUNCHER))}" if multi_process else ""
+  usr1, term = int(signal.SIGUSR1), int(signal.SIGTERM)
   lines = ["#!/bin/bash"] + [f"#SBATCH {s}" for s in sbatch] + [
-      f"# glorot-lra sweep: {num_runs} runs, one per array index (see {manifest_path} and runs.txt).",
+      f"# glorot-lra sweep: {num_runs} runs, one per array index (see {manifest_path} and runs.txt)"
+      + (f"; each run {nodes * ntasks_per_node} processes on {nodes} node(s), launched by srun." if multi_process
+         else "."),
       f"# Generated by: {prov['command']}",
       f"# Commit: {prov['commit']}, {prov['created']}",
       "# Submit with: sbatch <this file>. Re-submitting skips finished/diverged runs and resumes the others.",
       "set -uo pipefail",
       ': "${SLURM_ARRAY_TASK_ID:?run this script with sbatch (or set SLURM_ARRAY_TASK_ID)}"',
       f"cd {q(repo_dir)} || exit 1",
-      f"mkdir -p {q(log_dir)}",
-      f"{q(python)} scripts/sweep.py run-index --manifest {q(manifest_path)} --index \"$SLURM_ARRAY_TASK_ID\" &",
+      f"{q(python)} scripts/sweep.py run-index --manifest {q(manifest_path)} --index \"$SLURM_ARRAY_TASK_ID\""
+      f"{launcher} &",
       "child=$!",
-      "# USR1 (before the time limit) and TERM (preemption) go on to train.py, which checkpoints and exits 75.",
-      "signalled=0",
-      'forward() { signalled=1; kill -s "$1" "$child" 2>/dev/null || true; }',
+      "# USR1 (before the time limit) and TERM (requeue, preemption, scancel) go on to train.py, which checkpoints",
+      "# and exits 75.",
+      "got= signals=0",
+      'forward() { got=$1; signals=$((signals + 1)); kill -s "$1" "$child" 2>/dev/null || true; }',
       "trap 'forward USR1' USR1",
       "trap 'forward TERM' TERM",
-      "while :; do  # a trapped signal interrupts wait: wait again for the real exit status",
-      '  signalled=0; wait "$child"; rc=$?',
-      '  [ "$signalled" = 1 ] || break',
+      'while :; do  # a trapped signal interrupts wait: wait again for the real exit status',
+      '  before=$signals; wait "$child"; rc=$?',
+      '  [ "$signals" != "$before" ] || break',
       "done",
-      f'if [ "$rc" -eq {PREEMPTED_EXIT_CODE} ]; then',
-      '  task="${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
-      '  echo "stopped with its latest checkpoint written: requeueing $task"',
+      'task="${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
+      f'# {128 + usr1}: the signal came before sweep.py could pass it on; the run resumes from its last checkpoint.',
+      f'if [ "$got" = USR1 ] && {{ [ "$rc" -eq {PREEMPTED_EXIT_CODE} ] || [ "$rc" -eq {128 + usr1} ]; }}; then',
+      '  echo "SIGUSR1 before the time limit: the run stopped at its latest checkpoint; requeueing $task"',
+      "  trap '' TERM  # SLURM ends this allocation with a TERM once the task is requeued",
       '  scontrol requeue "$task"',
+      f'elif [ "$got" = TERM ] && {{ [ "$rc" -eq {PREEMPTED_EXIT_CODE} ] || [ "$rc" -eq {128 + term} ]; }}; then',
+      '  echo "stopped by SIGTERM with its latest checkpoint written: a requeued or preempted task runs again and '
+      'resumes; after scancel, sbatch this script again"',
       "fi",
       'exit "$rc"',
   ]
   return "\n".join(lines) + "\n"
+
+
+def submit(script_path: str) -> str:
+  """Submits a script with `sbatch` and returns the job id.
+
+  Raises:
+    RuntimeError: no sbatch on PATH, or sbatch refused the script (its message).
+  """
+  try:
+    proc = subprocess.run(["sbatch", "--parsable", script_path], capture_output=True, text=True)
+  except FileNotFoundError:
+    raise RuntimeError("--submit needs sbatch on PATH (run on a SLURM login node)") from None
+  if proc.returncode != 0:
+    raise RuntimeError(f"sbatch {script_path} failed ({proc.returncode}): {proc.stderr.strip()}")
+  return proc.stdout.strip().split(";")[0]  # --parsable: "<job id>[;<cluster>]"
 
 
 def wandb_params(run: Run) -> dict[str, str]:
@@ -466,13 +565,22 @@ def execute(run: Run, *, program: Sequence[str], repo_dir: str, log_path: str | 
 
 
 def _wait_forwarding_signals(proc: subprocess.Popen) -> int:
-  forward = lambda signum, frame: proc.send_signal(signum)
+  """The child's exit code; 75 too when a stop signal passed on reached it before it could catch it (the run is
+  then as resumable as after a checkpoint: it restarts from its last one)."""
+  forwarded = set()
+
+  def forward(signum, frame):
+    del frame
+    forwarded.add(signum)
+    proc.send_signal(signum)
+
   previous = {sig: signal.signal(sig, forward) for sig in STOP_SIGNALS}
   try:
-    return proc.wait()
+    rc = proc.wait()
   finally:
     for sig, handler in previous.items():
       signal.signal(sig, handler)
+  return PREEMPTED_EXIT_CODE if rc < 0 and -rc in forwarded else rc
 
 
 def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: str, stream: bool = False,

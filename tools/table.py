@@ -21,7 +21,8 @@ from lra import provenance as provenance_lib
 from lra import wandb_auth
 from tools import sweep
 
-TASKS = ("listops", "scifar", "imdb")  # Table 1's columns, in the paper's order
+TASKS = sweep.TABLE1_TASKS  # the columns
+
 
 # Published test accuracies (%) to show beside ours, keyed by (task, row label), from /work/shared/paper.md §4.
 # The other Table 1 cells of arXiv 2505.19827 are not public in the material we have.

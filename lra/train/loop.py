@@ -24,7 +24,6 @@ import time
 import jax
 import numpy as np
 from flax import nnx
-from tqdm import tqdm
 
 import models
 from configs.errors import check_at_least, check_choice
@@ -33,6 +32,7 @@ from lra.errors import ConfigError
 from lra.tasks import batching, get_task, task_names
 from lra.tasks import data as data_lib
 from lra.train import checkpoint, failpoints, metrics_log, optim, parallel, preemption, steps
+from lra.train import progress as progress_lib
 from lra.train import rollout as rollout_lib
 from lra.train import workdir as workdir_lib
 
@@ -101,7 +101,7 @@ class Run:
   step: int                  # the train state's step, on the host
   started: float = dataclasses.field(default_factory=time.time)
   diverged_step: int | None = None
-  bar: tqdm | None = None
+  bar: progress_lib.Progress | None = None
 
   @property
   def classifies(self) -> bool:
@@ -230,8 +230,8 @@ def train_until(r: Run) -> None:
     preemption.Preempted: a stop signal arrived (on any process); the latest checkpoint was written first.
   """
   cfg, p = r.config.train, r.progress
-  r.bar = tqdm(total=r.total_steps, initial=r.step, desc=f"{r.config.task} {r.config.model.recurrence}/"
-               f"{r.config.model.init}", unit="step", dynamic_ncols=True, disable=not r.main)
+  r.bar = progress_lib.Progress(r.total_steps, initial=r.step, enabled=r.main, every_steps=cfg.log_every_steps,
+                                desc=f"{r.config.task} {r.config.model.recurrence}/{r.config.model.init}")
   with preemption.StopSignals() as stop_signals:
     while r.step < r.total_steps:
       t_log, tokens = time.time(), 0.0
@@ -244,9 +244,8 @@ def train_until(r: Run) -> None:
         r.step += 1
         p.step_in_epoch += 1
         tokens += float(metrics["tokens"])
-        r.bar.update(1)
-        r.bar.set_postfix(epoch=p.epoch, loss=f"{metrics['loss']:.3f}",
-                          **({"acc": f"{metrics['accuracy']:.3f}"} if r.classifies else {}))
+        r.bar.update(r.step, epoch=p.epoch, loss=f"{metrics['loss']:.3f}",
+                     **({"acc": f"{metrics['accuracy']:.3f}"} if r.classifies else {}))
         if r.step % cfg.log_every_steps == 0 or r.step == r.total_steps:
           log_training(r, metrics, tokens / max(time.time() - t_log, 1e-9))
           t_log, tokens = time.time(), 0.0
@@ -311,7 +310,7 @@ def evaluate_and_checkpoint(r: Run) -> None:
     p.best_step, p.best_val_metric, p.test_metric = r.step, val_metric, test_metric
     p.test_seq_accuracy = test.get("seq_accuracy")
     save_best(r)
-  r.bar.set_postfix(epoch=p.epoch, **{f"val_{metric}": f"{val_metric:.3f}"})
+  r.bar.update(r.step, epoch=p.epoch, **{f"val_{metric}": f"{val_metric:.3f}"})
   save_latest(r)
 
 
