@@ -60,6 +60,9 @@ def run(config, workdir: str) -> dict:
     r = setup(config, workdir)
     try:
       train_until(r)
+    except BaseException:
+      r.logger.close()  # metrics.jsonl and wandb end here; a resumed run appends to both
+      raise
     finally:  # also on a signal or an error: let a checkpoint being written finish, so the next start reads it
       r.close()
     return write_results(r)
@@ -189,14 +192,18 @@ def setup(config, workdir: str) -> Run:
   tx = optim.make_optimizer(config.optim, nnx.state(model, nnx.Param), steps_per_epoch=steps_per_epoch,
                             total_steps=total_steps)
   graphdef, state = steps.init_state(model, tx)
+  state = parallel.replicate(state, mesh)  # before the restore: orbax restores to the sharding of `state`
   train_fn = jax.jit(lambda s, b: steps.train_step(graphdef, tx, s, b, loop_key, loss=task.loss), donate_argnums=0)
-  eval_fn = jax.jit(lambda s, b: steps.eval_step(graphdef, s, b, loss=task.loss))
+  # Per-example outputs, replicated: every process reads the whole batch's (the batch is sharded over processes).
+  eval_fn = jax.jit(lambda s, b: steps.eval_step(graphdef, s, b, loss=task.loss),
+                    out_shardings=parallel.replicated(mesh))
 
   ckpts = checkpoint.Checkpoints(workdir, echo=print if main else lambda *_: None)
   restored = ckpts.restore("latest", state)
   progress = Progress()
   if restored is not None:
     state, meta = restored
+    state = parallel.replicate(state, mesh)
     progress = Progress(**meta)
     if main:
       print(f"{workdir}: resuming at step {int(state['step'])} (epoch {progress.epoch}, batch "
@@ -205,7 +212,7 @@ def setup(config, workdir: str) -> Run:
                                      resume_step=int(state["step"]) if restored is not None else None)
   return Run(config=config, workdir=workdir, main=main, provenance=prov, prediction=prediction, task=task,
              splits=splits, batches=batches, total_steps=total_steps, model=model, mesh=mesh,
-             state=parallel.replicate(state, mesh), step=int(state["step"]), train_fn=train_fn, eval_fn=eval_fn, checkpoints=ckpts,
+             state=state, step=int(state["step"]), train_fn=train_fn, eval_fn=eval_fn, checkpoints=ckpts,
              logger=logger, progress=progress)
 
 

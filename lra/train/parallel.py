@@ -42,8 +42,13 @@ def check_batch_size(batch_size: int, mesh) -> None:
         f"(e.g. --config.train.batch_size={max(n, batch_size // n * n)})")
 
 
+def replicated(mesh) -> NamedSharding:
+  """The sharding of an array every device holds whole."""
+  return NamedSharding(mesh, PartitionSpec())
+
+
 def replicate(tree, mesh):
-  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+  return jax.device_put(tree, replicated(mesh))
 
 
 def shard_batch(batch: dict, mesh) -> dict:

@@ -196,10 +196,10 @@ def test_bad_parameters_and_names():
     listops.GeneratorParams(min_tokens=500, max_tokens=2000, max_depth=3, max_args=3)
   with pytest.raises(ValueError, match="num_val"):
     listops.GeneratorParams(num_val=0)
-  with pytest.raises(ValueError, match="valid tasks"):
-    get_task("pathfinder", data_config.default_data_config("listops"))
-  with pytest.raises(ValueError, match="valid tasks"):
-    data_config.default_data_config("pathfinder")
+  with pytest.raises(ValueError, match=r"config.task='nosuchtask'; valid: \[.*'listops'"):
+    get_task("nosuchtask", data_config.default_data_config("listops"))
+  with pytest.raises(ValueError, match="the tasks with data fields"):
+    data_config.default_data_config("nosuchtask")
 
 
 def test_cpu_preset_parameters_are_quick_and_valid():
