@@ -116,7 +116,7 @@ def test_data_fields_live_in_configs():
     want.max_length = c.data.max_length
     assert c.data.to_dict() == want.to_dict()
   for call in (data.default_data_config, data.cpu_data_overrides):
-    with pytest.raises(ValueError, match=r"unknown task 'nosuchtask'; valid tasks: \['listops', 'scifar', 'imdb', "):
+    with pytest.raises(ValueError, match=r"unknown task 'nosuchtask'; the tasks with data fields: \['listops', 'scifar', 'imdb', "):
       call("nosuchtask")
 
 
