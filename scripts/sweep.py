@@ -75,47 +75,14 @@ def _grid_parser() -> argparse.ArgumentParser:
   return p
 
 
-def runs_from_args(args: argparse.Namespace) -> list[sweep.Run]:
-  """The grid the flags describe."""
-  tasks = sweep._split_list(args.tasks)
-  seeds = sweep._split_list(args.seeds)
-  layer_norm = args.layer_norm
-  recurrences = inits = None
-  axes = []
-  for text in args.axis:
-    key, values = sweep.parse_axis(text)
-    if key == sweep.TASK_KEY:
-      tasks = values
-    elif key == sweep.SEED_KEY:
-      seeds = values
-    elif key == sweep.RECURRENCE_KEY:
-      recurrences = values
-    elif key == sweep.INIT_KEY:
-      inits = values
-    elif key == sweep.LAYER_NORM_KEY:
-      flags = {v.lower() for v in values}
-      if not flags <= {"true", "false"}:
-        raise ValueError(f"{key} takes True/False, got {values}")
-      layer_norm = {frozenset({"false"}): "off", frozenset({"true"}): "only"}.get(frozenset(flags), "add")
-    else:
-      axes.append((key, values))
-  try:
-    seeds = [int(s) for s in seeds]
-  except ValueError:
-    raise ValueError(f"seeds must be integers, got {seeds}") from None
-  rows = sweep.table1_rows(recurrences, inits, layer_norm)
-  overrides = [sweep.parse_override(text) for text in args.override]
-  return sweep.expand(os.path.abspath(args.root), tasks=tasks, rows=rows, seeds=seeds, preset=args.preset,
-                      axes=axes, overrides=overrides)
-
-
 def main_grid(argv: list[str]) -> int:
   args = _grid_parser().parse_args(argv)
   multi_process = args.emit == "slurm" and args.nodes * args.ntasks_per_node > 1
   if multi_process:  # one JAX job over the run's processes; not part of the workdir name
     args.override = [*args.override, "distributed=True"]
   try:
-    runs = runs_from_args(args)
+    runs = sweep.grid_from_flags(root=args.root, tasks=args.tasks, seeds=args.seeds, preset=args.preset,
+                                 layer_norm=args.layer_norm, axes=args.axis, overrides=args.override)
     if args.emit == "slurm":
       sweep.check_slurm_options(signal_s=args.signal_s, time_limit=args.time, nodes=args.nodes,
                                 ntasks_per_node=args.ntasks_per_node)
@@ -200,7 +167,7 @@ def main_run_index(argv: list[str]) -> int:
   restarts = os.environ.get("SLURM_RESTART_COUNT")  # reruns of this task, all appended to one log
   if restarts and restarts != "0":
     print(f"SLURM restart {restarts} of this task")
-  return _run_one(runs[args.index], manifest, launcher=shlex.split(args.launcher))
+  return sweep.run_entry(runs[args.index], manifest, launcher=shlex.split(args.launcher))
 
 
 def main_wandb_run(argv: list[str]) -> int:
@@ -213,21 +180,7 @@ def main_wandb_run(argv: list[str]) -> int:
   except ValueError as e:
     print(f"sweep.py: error: {e}", file=sys.stderr)
     return 2
-  return _run_one(run, manifest)
-
-
-def _run_one(run: sweep.Run, manifest: dict, launcher: list[str] = ()) -> int:
-  status = sweep.run_status(run.workdir)
-  print(f"{run.name}: {status}")
-  if sweep.is_done(status):
-    print("already done, skipped")
-    return 0
-  if status == "running":
-    print("a live train.py holds this workdir, skipped")
-    return 0
-  program = [*launcher, *manifest["program"]]
-  print(f"$ {run.command(program)}", flush=True)
-  return sweep.execute(run, program=program, repo_dir=manifest["repo_dir"])
+  return sweep.run_entry(run, manifest)
 
 
 def main(argv: list[str] | None = None) -> int:

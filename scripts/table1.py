@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
   try:
     built = table.build_table1(
         args.root, prov, wandb_project=args.wandb_project, wandb_entity=args.wandb_entity,
-        seeds=[int(s) for s in sweep._split_list(args.seeds)] if args.seeds else None,
-        tasks=sweep._split_list(args.tasks) if args.tasks else None, published=not args.no_published)
+        seeds=[int(s) for s in sweep.split_list(args.seeds)] if args.seeds else None,
+        tasks=sweep.split_list(args.tasks) if args.tasks else None, published=not args.no_published)
   except table.WandbUnavailable as e:
     print(f"table1.py: wandb skipped: {e}", file=sys.stderr)
     return 1

@@ -135,7 +135,7 @@ def _check_choice(kind: str, value: str, allowed: Iterable[str]) -> None:
     raise ValueError(f"unknown {kind} {value!r}; valid: {', '.join(allowed)}")
 
 
-def _split_list(text: str) -> list[str]:
+def split_list(text: str) -> list[str]:
   values = [v.strip() for v in text.split(",") if v.strip()]
   if not values:
     raise ValueError(f"empty list {text!r}; expected comma-separated values")
@@ -148,7 +148,7 @@ def parse_axis(text: str) -> tuple[str, list[str]]:
   key = key.strip().removeprefix("--").removeprefix("config.")
   if not sep or not key:
     raise ValueError(f"bad axis {text!r}; expected KEY=V1,V2,... e.g. model.init=glorot,rescaled_glorot")
-  return key, _split_list(values)
+  return key, split_list(values)
 
 
 def parse_override(text: str) -> tuple[str | None, str, str]:
@@ -641,3 +641,58 @@ def describe(runs: Sequence[Run], *, program: Sequence[str]) -> str:
     counts[status] = counts.get(status, 0) + 1
   lines.append(f"{len(runs)} runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
   return "\n".join(lines)
+
+
+def grid_from_flags(*, root: str, tasks: str, seeds: str, preset: str, layer_norm: str, axes: Sequence[str],
+                    overrides: Sequence[str]) -> list[Run]:
+  """The grid that scripts/py's flags describe (comma-separated tasks and seeds, `--axis KEY=V1,V2` and
+  `--override [TASK:]KEY=VALUE` texts).
+
+  Raises:
+    ValueError: a malformed axis, override or seed, or a name that is not valid (one line).
+  """
+  tasks = split_list(tasks)
+  seeds = split_list(seeds)
+  axis_texts, axes = axes, []
+  recurrences = inits = None
+  for text in axis_texts:
+    key, values = parse_axis(text)
+    if key == TASK_KEY:
+      tasks = values
+    elif key == SEED_KEY:
+      seeds = values
+    elif key == RECURRENCE_KEY:
+      recurrences = values
+    elif key == INIT_KEY:
+      inits = values
+    elif key == LAYER_NORM_KEY:
+      flags = {v.lower() for v in values}
+      if not flags <= {"true", "false"}:
+        raise ValueError(f"{key} takes True/False, got {values}")
+      layer_norm = {frozenset({"false"}): "off", frozenset({"true"}): "only"}.get(frozenset(flags), "add")
+    else:
+      axes.append((key, values))
+  try:
+    seeds = [int(s) for s in seeds]
+  except ValueError:
+    raise ValueError(f"seeds must be integers, got {seeds}") from None
+  rows = table1_rows(recurrences, inits, layer_norm)
+  overrides = [parse_override(text) for text in overrides]
+  return expand(os.path.abspath(root), tasks=tasks, rows=rows, seeds=seeds, preset=preset, axes=axes,
+                overrides=overrides)
+
+
+def run_entry(run: Run, manifest: dict, launcher: Sequence[str] = ()) -> int:
+  """Runs one run of a manifest (a SLURM array task, a wandb agent's call) unless it is done or held by a live
+  train.py; prints what it does; returns the exit code."""
+  status = run_status(run.workdir)
+  print(f"{run.name}: {status}")
+  if is_done(status):
+    print("already done, skipped")
+    return 0
+  if status == "running":
+    print("a live train.py holds this workdir, skipped")
+    return 0
+  program = [*launcher, *manifest["program"]]
+  print(f"$ {run.command(program)}", flush=True)
+  return execute(run, program=program, repo_dir=manifest["repo_dir"])
