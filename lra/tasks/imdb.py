@@ -94,6 +94,19 @@ def read_tfds(split: str, data_dir: str | None) -> tuple[list[bytes], np.ndarray
   return texts, labels
 
 
+def check_text_fields(task: str, data_cfg, fixture_splits) -> None:
+  """The fields a text task shares with IMDB (`config.data.<task>`): tokenizer, char_min_freq, the fixture's sizes
+  and review lengths, and max_length; raises a one-line ConfigError naming the field."""
+  cfg = data_cfg[task]
+  data.check_choice(f"{task}.tokenizer", cfg.tokenizer, ("byte", "char"))
+  for field in (*fixture_splits, "fixture_min_words", "char_min_freq"):
+    data.check_at_least(f"{task}.{field}", cfg[field], 1)
+  data.check_at_least(f"{task}.fixture_max_words", cfg.fixture_max_words, cfg.fixture_min_words,
+                      f"{task}.fixture_min_words")
+  if int(data_cfg.max_length) < 2:
+    raise ConfigError(f"config.data.max_length={data_cfg.max_length} must be >= 2")
+
+
 class Imdb(data.Classification):
   """The IMDB task (see the module docstring); 2 classes, tokens, length data_cfg.max_length."""
   name = "imdb"
@@ -103,13 +116,7 @@ class Imdb(data.Classification):
   def __init__(self, data_cfg):
     cfg = data_cfg.imdb
     data.check_choice("imdb.source", cfg.source, ("auto", "tfds", "raw", "fixture"))
-    data.check_choice("imdb.tokenizer", cfg.tokenizer, ("byte", "char"))
-    for field in ("fixture_num_train", "fixture_num_test", "fixture_min_words", "char_min_freq"):
-      data.check_at_least(f"imdb.{field}", cfg[field], 1)
-    data.check_at_least("imdb.fixture_max_words", cfg.fixture_max_words, cfg.fixture_min_words,
-                             "imdb.fixture_min_words")
-    if int(data_cfg.max_length) < 2:
-      raise ConfigError(f"config.data.max_length={data_cfg.max_length} must be >= 2")
+    check_text_fields("imdb", data_cfg, ("fixture_num_train", "fixture_num_test"))
     self.data_cfg = data_cfg
     self.max_length = int(data_cfg.max_length)
     self._texts: dict[str, tuple[list[bytes], np.ndarray, str]] = {}

@@ -21,7 +21,6 @@ import os
 
 import numpy as np
 
-from lra.errors import ConfigError
 from lra.tasks import data
 from lra.tasks import imdb
 
@@ -160,15 +159,7 @@ class Retrieval(data.Classification):
   def __init__(self, data_cfg):
     cfg = data_cfg.retrieval
     data.check_choice("retrieval.source", cfg.source, ("raw", "fixture"))
-    data.check_choice("retrieval.tokenizer", cfg.tokenizer, ("byte", "char"))
-    if int(data_cfg.max_length) < 2:
-      raise ConfigError(f"config.data.max_length={data_cfg.max_length} must be >= 2")
-    for field in ("fixture_num_train", "fixture_num_val", "fixture_num_test", "fixture_min_words"):
-      data.check_at_least(f"retrieval.{field}", cfg[field], 1)
-    data.check_at_least("retrieval.fixture_max_words", cfg.fixture_max_words, cfg.fixture_min_words,
-                        "retrieval.fixture_min_words")
-    if int(cfg.char_min_freq) < 1:
-      raise ConfigError(f"config.data.retrieval.char_min_freq={cfg.char_min_freq} must be >= 1")
+    imdb.check_text_fields("retrieval", data_cfg, ("fixture_num_train", "fixture_num_val", "fixture_num_test"))
     self.data_cfg = data_cfg
     self.max_length = int(data_cfg.max_length)
     self._documents: dict[str, tuple] = {}
