@@ -84,6 +84,7 @@ def bench(config, n_steps: int) -> dict:
   from flax import nnx
 
   import models
+  from models import remat
   from lra.tasks import get_task
   from lra.train import host_memory, optim, steps
 
@@ -96,9 +97,8 @@ def bench(config, n_steps: int) -> dict:
   else:
     inputs = rng.standard_normal((batch_size, length, task.input_dim)).astype(np.float32)
   batch = {"inputs": inputs, "lengths": np.full((batch_size,), length, np.int32),
-           "labels": rng.integers(0, task.num_classes, (batch_size,)).astype(np.int32)}
-  model = models.build(config.model, vocab_size=task.vocab_size, input_dim=task.input_dim,
-                       num_classes=task.num_classes, rngs=nnx.Rngs(0))
+           "labels": rng.integers(0, task.num_outputs, (batch_size,)).astype(np.int32)}
+  model = models.build(config.model, task, rngs=nnx.Rngs(0))
   tx = optim.make_optimizer(config.optim, nnx.state(model, nnx.Param), steps_per_epoch=100, total_steps=1000)
   graphdef, state = steps.init_state(model, tx)
   del model
@@ -135,7 +135,7 @@ def bench(config, n_steps: int) -> dict:
   m = config.model
   row = {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
           "d_hidden": m.d_hidden, "batch_size": batch_size, "length": length, "scan": m.scan,
-          "remat": models.classifier.resolve_remat(m.remat), "compile_s": compile_s, "step_s": step_s,
+          "remat": remat.resolve_remat(m.remat), "compile_s": compile_s, "step_s": step_s,
           "peak_gb": _status_gb("VmHWM") - rss_before,
           "process_peak_gb": _rss_gb() - rss_before,
           "xla_temp_gb": temp_gb, "gflops_per_s": flops / step_s / 1e9,
