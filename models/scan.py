@@ -187,7 +187,7 @@ def _diag_chunked(a, b, h0, reverse, k):
     powers = jnp.cumprod(jnp.broadcast_to(a[:, None], (a.shape[0], chunk, width)), axis=1)  # a^(t+1): (Ba, T, n)
     chunk_power = powers[:, -1]
     _, carry_out = k.scan_axis(lambda c, last_k: chunk_power * c + last_k, h0, [local[:, :, last]], 1,
-                              reverse=reverse)
+                               reverse=reverse)
     carry_in = cpu_kernels.prev_states(carry_out, h0, reverse)  # the state entering each chunk: (B, C, n)
     if reverse:  # the carry enters at the chunk's end: position t gets a^(T-t)
       powers = powers[:, ::-1]
@@ -200,7 +200,7 @@ def _diag_chunked(a, b, h0, reverse, k):
       return a_t * h + b_t, a_t * p
     _, (local, powers) = k.scan_axis(step, (zeros, jnp.ones_like(zeros)), [a_c, b_c], 2, reverse=reverse)
     _, carry_out = k.scan_axis(lambda c, p_k, last_k: p_k * c + last_k, h0,
-                              [powers[:, :, last], local[:, :, last]], 1, reverse=reverse)
+                               [powers[:, :, last], local[:, :, last]], 1, reverse=reverse)
     carry_in = cpu_kernels.prev_states(carry_out, h0, reverse)
     h = local + powers * carry_in[:, :, None]
   return _from_chunks(h, length, reverse)
@@ -312,6 +312,7 @@ def _dense_sequential(A, b, h0, reverse, k):
 
 
 def _dense_doubling(A, b, h0, reverse, k):
+  del k  # no loop to tune
   length = b.shape[1]
   first = _first_index(reverse)
   h = b.at[:, first].add(_apply(h0, A))
@@ -339,11 +340,11 @@ def _dense_chunked(A, b, h0, reverse, k):
   def step(h, b_t):
     return _times_transposed(h, A_T) + b_t
   local_last, _ = k.scan_axis(step, jnp.zeros((batch, n_chunks, width), b.dtype), [b_c], 2, reverse=reverse,
-                             keep_states=False)
+                              keep_states=False)
   with jax.default_matmul_precision("highest"):
     chunk_power_T = jnp.linalg.matrix_power(A, chunk).T
-  _, carry_out = k.scan_axis(lambda c, last_k: _times_transposed(c, chunk_power_T) + last_k, h0, [local_last], 1,
-                            reverse=reverse)
+  _, carry_out = k.scan_axis(lambda c, last_k: _times_transposed(c, chunk_power_T) + last_k, h0, [local_last],
+                             1, reverse=reverse)
   carry_in = cpu_kernels.prev_states(carry_out, h0, reverse)
   _, h = k.scan_axis(step, carry_in, [b_c], 2, reverse=reverse)
   return _from_chunks(h, length, reverse)

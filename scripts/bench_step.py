@@ -84,7 +84,7 @@ def bench(config, n_steps: int) -> dict:
   from flax import nnx
 
   import models
-  from models import remat
+  from models import cpu_kernels, remat
   from lra.tasks import get_task
   from lra.train import host_memory, optim, steps
 
@@ -135,6 +135,7 @@ def bench(config, n_steps: int) -> dict:
   m = config.model
   row = {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
           "d_hidden": m.d_hidden, "batch_size": batch_size, "length": length, "scan": m.scan,
+          "kernels": cpu_kernels.resolve_kernels("auto"),
           "remat": remat.resolve_remat(m.remat), "compile_s": compile_s, "step_s": step_s,
           "peak_gb": _status_gb("VmHWM") - rss_before,
           "process_peak_gb": _rss_gb() - rss_before,
