@@ -5,6 +5,7 @@
   python scripts/bench_step.py --table authors --config configs/listops.py --config.model.remat=full   # + overrides
   python scripts/bench_step.py --config configs/listops.py --profile out/profile   # + a Perfetto trace of a step
   python scripts/bench_step.py --config configs/listops.py --floor   # + the step's matmuls, each timed alone
+  python scripts/bench_step.py --config configs/listops.py --hlo step.hlo   # + the compiled step's HLO, to diff
 
 The batch is synthetic (random tokens or values of the task's shape and the config's batch size and length), so
 no data set is needed. Peak memory is the process's peak resident set (ru_maxrss) minus its size before the model
@@ -17,10 +18,13 @@ GFLOP/s divides XLA's flop count of the compiled step by the median step time; t
 float32 matmul measured on this machine at the shapes the model uses ((B*L, d_model) x (d_model, d_model)).
 `--floor` also times every matmul of the compiled step on its own (tools/hlo_dots.py) and prints them: their sum
 is a floor for the step on this machine, whatever the code around them does.
+`--hlo` writes the compiled step's optimized HLO without its source locations (metadata, stack frames), so two
+checkouts that compile the same program give the same file (`diff` them).
 """
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -35,6 +39,7 @@ _TABLE = flags.DEFINE_enum("table", None, ["authors"], "Run a predefined table o
 _JSON = flags.DEFINE_string("json", None, "Append the row as JSON to this file.")
 _PROFILE = flags.DEFINE_string("profile", None, "Also trace one step with jax.profiler into this directory.")
 _FLOOR = flags.DEFINE_bool("floor", False, "Also time each matmul of the step alone and print their sum.")
+_HLO = flags.DEFINE_string("hlo", None, "Also write the compiled step's HLO, source locations stripped, here.")
 
 # The authors' code (NogaBar/Rescaled_Glorot_for_RNN) timed on the project's 2-core CPU at the ListOps paper
 # config (docs/bench_step.md): seconds a step and peak GB, at 6 layers / batch 32 and at 2 layers / batch 8
@@ -61,6 +66,14 @@ def _reset_peak() -> None:
   """Resets VmHWM to the current RSS (Linux >= 4.0), so later peaks exclude compilation."""
   with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
+
+
+def hlo_without_locations(text: str) -> str:
+  """Compiled HLO text without what names the source: metadata={...}, stack frame ids and their tables."""
+  text = re.sub(r",? ?metadata=\{[^}]*\}", "", text)
+  text = re.sub(r",? ?stack_frame_id=[0-9]+", "", text)
+  return "\n".join(line for line in text.splitlines()
+                   if not re.match(r"^([0-9]+ |FileNames|FunctionNames|FileLocations|StackFrames)", line))
 
 
 def matmul_peak_gflops(rows: int, width: int) -> float:
@@ -107,6 +120,9 @@ def bench(config, n_steps: int) -> dict:
   t = time.perf_counter()
   compiled = step_fn.lower(state, batch).compile()
   compile_s = time.perf_counter() - t
+  if _HLO.value:
+    with open(_HLO.value, "w") as f:
+      f.write(hlo_without_locations(compiled.as_text()))
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
