@@ -22,15 +22,16 @@ class Backbone(nnx.Module):
 
   def __init__(self, make_block, *, vocab_size: int | None, input_dim: int, d_model: int, n_layers: int,
                norm: str = "batch", dropout_rate: float = 0.0, double_gelu: bool = False, remat: str = "auto",
-               rngs: nnx.Rngs):
-    """make_block(rngs) -> a recurrent block of width d_model; called once per layer."""
+               kernels: str = "auto", rngs: nnx.Rngs):
+    """make_block(rngs) -> a recurrent block of width d_model; called once per layer. kernels: the layers'
+    (models/cpu_kernels.py)."""
     if vocab_size is not None:
       self.encoder = nnx.Embed(vocab_size, d_model, embedding_init=nnx.initializers.lecun_normal(), rngs=rngs)
     else:
       self.encoder = nnx.Linear(input_dim, d_model, rngs=rngs)
     self.layers = nnx.List([
         ResidualLayer(make_block(rngs), d_model, norm=norm, dropout_rate=dropout_rate, double_gelu=double_gelu,
-                      remat=remat, rngs=rngs)
+                      remat=remat, kernels=kernels, rngs=rngs)
         for _ in range(n_layers)])
     self.vocab_size = vocab_size
     self.input_dim = input_dim

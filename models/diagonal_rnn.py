@@ -7,10 +7,10 @@ from flax import nnx
 
 import inits
 from models import linear_rnn
+from models import cpu_kernels
 from models import norms
 from models.params import RecurrentParam
 from models import scan as scan_lib
-from models.tokenwise import tokenwise_matmul
 
 
 def complex_normal_pair(key, shape, mean_squared_modulus):
@@ -20,10 +20,11 @@ def complex_normal_pair(key, shape, mean_squared_modulus):
   return (linear_rnn.normal(real_key, shape, part_variance), linear_rnn.normal(imag_key, shape, part_variance))
 
 
-def complex_input_projection(u, B_re, B_im):
-  """B u for complex B = B_re + i B_im (n, d) and real u (B, L, d), as ONE real matmul -> complex64 (B, L, n)."""
+def complex_input_projection(u, B_re, B_im, matmul):
+  """B u for complex B = B_re + i B_im (n, d) and real u (B, L, d), as ONE real matmul -> complex64 (B, L, n);
+  matmul(x, kernel) is the kernels' x @ kernel (models/cpu_kernels.py)."""
   n = B_re.shape[0]
-  stacked = tokenwise_matmul(u, jnp.concatenate([B_re, B_im], axis=0).T)
+  stacked = matmul(u, jnp.concatenate([B_re, B_im], axis=0).T)
   return jax.lax.complex(stacked[..., :n], stacked[..., n:])
 
 
@@ -41,7 +42,7 @@ def diagonal_recurrence(block, lam):
     if block.recurrent_layer_norm:  # nonlinear: no adjoint scan, so no states tagged for a remat to keep
       bias = jax.lax.complex(block.norm_bias_re[...], block.norm_bias_im[...])
       return norms.layer_norm_scan(lambda h: lam * h, b, mask, block.norm_scale[...], bias, reverse=reverse)
-    return scan_lib.diag_scan(lam, b, reverse=reverse, impl=block.scan)
+    return scan_lib.diag_scan(lam, b, reverse=reverse, impl=block.scan, kernels=block.kernels)
   return recur
 
 
@@ -84,7 +85,7 @@ class DiagonalRNN(nnx.Module):
 
   def __init__(self, d_model: int, d_hidden: int, *, init: str = "rescaled_glorot", init_params=None,
                scan: str = "auto", recurrent_layer_norm: bool = False, bidirectional: bool = False,
-               rngs: nnx.Rngs):
+               kernels: str = "auto", rngs: nnx.Rngs):
     if scan != "auto":
       scan_lib.resolve_impl("diag", scan)
     lambda_key, b_key, c_key, d_key = (rngs.params() for _ in range(4))
@@ -100,6 +101,7 @@ class DiagonalRNN(nnx.Module):
     if recurrent_layer_norm:
       add_complex_layer_norm_params(self, n)
     self.scan = scan
+    self.kernels = cpu_kernels.resolve_kernels(kernels)
     self.recurrent_layer_norm = recurrent_layer_norm
     self.bidirectional = bidirectional
 
@@ -112,12 +114,14 @@ class DiagonalRNN(nnx.Module):
     lam, C, D = self.eigenvalues(), self.C[...], self.D[...]
     B_re, B_im = self.B_re[...], self.B_im[...]
     x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
+    matmul = cpu_kernels.get(self.kernels).matmul  # x @ kernel
 
     def project_out(h, u):
-      return tokenwise_matmul(jnp.real(h), C.T) + D * u
+      return matmul(jnp.real(h), C.T) + D * u
 
     return norms.apply_recurrence(
-        x, mask, project_in=lambda u: complex_input_projection(u, B_re, B_im), recur=diagonal_recurrence(self, lam),
+        x, mask, project_in=lambda u: complex_input_projection(u, B_re, B_im, matmul),
+        recur=diagonal_recurrence(self, lam),
         project_out=project_out, bidirectional=self.bidirectional)
 
   def initial_state(self, batch: int):

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.ad_checkpoint import checkpoint_name
 
+from models import cpu_kernels
 from models import remat as remat_lib
-from models.tokenwise import tokenwise_matmul
 
 NORMS = ("batch", "layer")
 
@@ -28,10 +28,12 @@ class ResidualLayer(nnx.Module):
       minimal-LRU's Dropout(broadcast_dims=[0]) per example); its keys are the layer's `dropout_key`, split
       in two, so the masks are a function of that key alone.
     remat: what the backward pass recomputes (models/remat.py), resolved for the platform.
+    kernels: "plain" or "cpu", the GLU's and the remat's kernels (models/cpu_kernels.py), resolved for the
+      platform.
   """
 
   def __init__(self, block, d_model: int, *, norm: str, dropout_rate: float, double_gelu: bool, remat: str,
-               rngs: nnx.Rngs):
+               kernels: str = "auto", rngs: nnx.Rngs):
     if norm not in NORMS:
       raise ValueError(f"config.model.norm={norm!r}; valid: {list(NORMS)}")
     if not 0.0 <= dropout_rate < 1.0:
@@ -43,6 +45,7 @@ class ResidualLayer(nnx.Module):
     self.norm_kind = norm
     self.double_gelu = double_gelu
     self.remat = remat_lib.resolve_remat(remat)
+    self.kernels = cpu_kernels.resolve_kernels(kernels)
 
   def __call__(self, x, mask, *, train: bool, dropout_key=None):
     """x (B, L, d), mask (B, L) -> (x', stats of the block); 0 at padded steps.
@@ -67,8 +70,8 @@ class ResidualLayer(nnx.Module):
       out, stats = layer._forward(x, mask, train=train, dropout_key=dropout_key)
       return out, stats, nnx.state(layer, nnx.BatchStat)
 
-    out, stats, batch_stats = remat_lib.recompute_in_backward(pure_forward, remat_lib.KEEPS[self.remat])(
-        (params, x), (rest, mask, dropout_key))
+    checkpointed = cpu_kernels.get(self.kernels).checkpoint(pure_forward, remat_lib.KEEPS[self.remat])
+    out, stats, batch_stats = checkpointed((params, x), (rest, mask, dropout_key))
     nnx.update(self, batch_stats)
     return out, stats
 
@@ -96,12 +99,7 @@ class ResidualLayer(nnx.Module):
     if self.double_gelu:
       y = jax.nn.gelu(y)
     y = self.dropout(y, deterministic=not train, rngs=keys[0])
-    # The GLU's value and gate as two (d, d) matmuls on the halves of one Linear(d, 2d): faster on XLA:CPU than
-    # one (d, 2d) matmul and a split (docs/models.md).
-    kernel, bias = self.glu.kernel[...], self.glu.bias[...]
-    d_model = kernel.shape[0]
-    value = tokenwise_matmul(y, kernel[:, :d_model]) + bias[:d_model]
-    gate = tokenwise_matmul(y, kernel[:, d_model:]) + bias[d_model:]
+    value, gate = cpu_kernels.get(self.kernels).glu(self.glu, y)  # jnp.split(self.glu(y), 2, axis=-1)
     value = checkpoint_name(value, remat_lib.GLU_PREACTIVATIONS)
     gate = checkpoint_name(gate, remat_lib.GLU_PREACTIVATIONS)
     y = self.dropout(value * jax.nn.sigmoid(gate), deterministic=not train, rngs=keys[1])

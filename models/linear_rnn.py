@@ -9,10 +9,10 @@ from flax import nnx
 
 import inits
 from inits import theory
+from models import cpu_kernels
 from models import norms
 from models.params import RecurrentParam
 from models import scan as scan_lib
-from models.tokenwise import tokenwise_matmul
 
 
 def normal(key, shape, variance, dtype=jnp.float32):
@@ -45,7 +45,7 @@ class LinearRNN(nnx.Module):
 
   def __init__(self, d_model: int, d_hidden: int, *, init: str = "rescaled_glorot", init_params=None,
                scan: str = "auto", recurrent_layer_norm: bool = False, bidirectional: bool = False,
-               rngs: nnx.Rngs):
+               kernels: str = "auto", rngs: nnx.Rngs):
     if scan != "auto":
       scan_lib.resolve_impl("dense", scan)  # fails now, naming the valid implementations
     a_key, b_key, c_key, d_key = (rngs.params() for _ in range(4))
@@ -59,6 +59,7 @@ class LinearRNN(nnx.Module):
       self.norm_scale = nnx.Param(jnp.ones((n,), jnp.float32))
       self.norm_bias = nnx.Param(jnp.zeros((n,), jnp.float32))
     self.scan = scan
+    self.kernels = cpu_kernels.resolve_kernels(kernels)
     self.recurrent_layer_norm = recurrent_layer_norm
     self.bidirectional = bidirectional
 
@@ -70,18 +71,19 @@ class LinearRNN(nnx.Module):
     """
     A, B, C, D = (p[...] for p in (self.A, self.B, self.C, self.D))
     x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
+    matmul = cpu_kernels.get(self.kernels).matmul  # x @ kernel
 
     def project_in(u):
-      return tokenwise_matmul(u, B.T)
+      return matmul(u, B.T)
 
     def recur(b, mask, reverse):
       if self.recurrent_layer_norm:  # nonlinear: no adjoint scan, so no states tagged for a remat to keep
         return norms.layer_norm_scan(lambda h: h @ A.T, b, mask, self.norm_scale[...], self.norm_bias[...],
                                      reverse=reverse)
-      return scan_lib.dense_scan(A, b, reverse=reverse, impl=self.scan)
+      return scan_lib.dense_scan(A, b, reverse=reverse, impl=self.scan, kernels=self.kernels)
 
     def project_out(h, u):
-      return tokenwise_matmul(h, C.T) + D * u
+      return matmul(h, C.T) + D * u
 
     return norms.apply_recurrence(x, mask, project_in=project_in, recur=recur, project_out=project_out,
                                   bidirectional=self.bidirectional)

@@ -9,10 +9,10 @@ from flax import nnx
 
 from models import diagonal_rnn
 from models import linear_rnn
+from models import cpu_kernels
 from models import norms
 from models.params import RecurrentParam
 from models import scan as scan_lib
-from models.tokenwise import tokenwise_matmul
 
 MIN_MODULUS = 1e-6  # |lambda| below this is raised to it: nu = log(-log|lambda|) is +inf at |lambda| = 0
 
@@ -74,7 +74,7 @@ class LRU(nnx.Module):
 
   def __init__(self, d_model: int, d_hidden: int, *, init: str = "lru_ring", init_params=None,
                scan: str = "auto", recurrent_layer_norm: bool = False, bidirectional: bool = False,
-               rngs: nnx.Rngs):
+               kernels: str = "auto", rngs: nnx.Rngs):
     if scan != "auto":
       scan_lib.resolve_impl("diag", scan)
     lambda_key, b_key, c_key, d_key = (rngs.params() for _ in range(4))
@@ -93,6 +93,7 @@ class LRU(nnx.Module):
     if recurrent_layer_norm:
       diagonal_rnn.add_complex_layer_norm_params(self, n)
     self.scan = scan
+    self.kernels = cpu_kernels.resolve_kernels(kernels)
     self.recurrent_layer_norm = recurrent_layer_norm
     self.bidirectional = bidirectional
 
@@ -109,13 +110,14 @@ class LRU(nnx.Module):
     C_stacked = jnp.concatenate([self.C_re[...], -self.C_im[...]], axis=1)
     D = self.D[...]
     x = x.astype(D.dtype)  # compute in the parameters' dtype (float32; float64 in tests)
+    matmul = cpu_kernels.get(self.kernels).matmul  # x @ kernel
 
     def project_out(h, u):
       h_parts = jnp.concatenate([jnp.real(h), jnp.imag(h)], axis=-1)  # the column order of C_stacked
-      return tokenwise_matmul(h_parts, C_stacked.T) + D * u
+      return matmul(h_parts, C_stacked.T) + D * u
 
     return norms.apply_recurrence(
-        x, mask, project_in=lambda u: diagonal_rnn.complex_input_projection(u, B_re, B_im),
+        x, mask, project_in=lambda u: diagonal_rnn.complex_input_projection(u, B_re, B_im, matmul),
         recur=diagonal_rnn.diagonal_recurrence(self, lam),
         project_out=project_out, bidirectional=self.bidirectional)
 

@@ -110,9 +110,9 @@ def check_config(model_cfg) -> None:
     raise ConfigError(f"config.model.init_params: {e}") from None
 
 
-def build(model_cfg, task, *, rngs: nnx.Rngs) -> SequenceModel:
+def build(model_cfg, task, *, rngs: nnx.Rngs, kernels: str = "auto") -> SequenceModel:
   """The model for `task` (its head, vocab_size / input_dim, num_outputs, num_positions, loss) from `config.model`
-  (configs/common.py lists its fields).
+  (configs/common.py lists its fields); `kernels` ("auto": per platform) as models/cpu_kernels.py says.
 
   Raises:
     ValueError: a field with no valid value (the message names it and the valid ones); an LRU init with
@@ -129,12 +129,12 @@ def build(model_cfg, task, *, rngs: nnx.Rngs) -> SequenceModel:
     return block_class(
         model_cfg.d_model, model_cfg.d_hidden, init=model_cfg.init, init_params=params,
         scan=model_cfg.scan, recurrent_layer_norm=model_cfg.recurrent_layer_norm,
-        bidirectional=model_cfg.bidirectional, rngs=block_rngs)
+        bidirectional=model_cfg.bidirectional, kernels=kernels, rngs=block_rngs)
 
   backbone = Backbone(
       make_block, vocab_size=task.vocab_size, input_dim=task.input_dim, d_model=model_cfg.d_model,
       n_layers=model_cfg.n_layers, norm=model_cfg.norm, dropout_rate=float(model_cfg.dropout),
-      double_gelu=model_cfg.double_gelu, remat=model_cfg.remat, rngs=rngs)
+      double_gelu=model_cfg.double_gelu, remat=model_cfg.remat, kernels=kernels, rngs=rngs)
   head = HEADS[task.head](
       model_cfg.d_model, task.num_outputs, pooling=model_cfg.pooling, num_positions=task.num_positions,
       values=task.loss == "mse", hidden=model_cfg.get("head_hidden"), rngs=rngs)

@@ -17,8 +17,12 @@ the forward pass. The kept states are tagged `checkpoint_name(h, STATES)`, so a 
 them (then the loop does not run again) or not. JAX's complex convention is used (plain transposes, no
 conjugation). Forward-mode AD (`jax.jvp`, `jax.jacfwd`) is not supported by a custom_vjp.
 
+Kernels (`kernels`, models/cpu_kernels.py, chosen by `cpu_kernels.resolve_kernels`): the loops over time
+(`scan_axis`: lax.scan, or on CPU a fori_loop writing the states in place), the dense dA and the diagonal
+sequential adjoint run through "plain" (the math, on GPU / TPU) or "cpu" (XLA:CPU's layout of the same math).
+
 Implementations (`impl`), chosen by `resolve_impl`:
-  diag:  "sequential"   a loop over L steps (lax.fori_loop writing h in place), O(B L n) work and memory.
+  diag:  "sequential"   a loop over L steps, O(B L n) work and memory.
          "associative"  jax.lax.associative_scan, log-depth, O(B L n log L) work (the authors' choice).
          "chunked"      a loop over T steps on (B*C, n) chunks + a loop over C chunk carries + an elementwise
                         fix-up with the powers a^(t+1): O(T + C) sequential steps instead of L.
@@ -35,6 +39,8 @@ import functools
 import jax
 import jax.numpy as jnp
 from jax.ad_checkpoint import checkpoint_name
+
+from models import cpu_kernels
 
 DIAG_IMPLS = ("sequential", "associative", "chunked")
 DENSE_IMPLS = ("sequential", "doubling", "chunked")
@@ -112,47 +118,8 @@ def _chunk_length(length: int) -> int:
   return chunk
 
 
-def _scan_axis(step, init, xs, axis, *, reverse=False, keep_states=True):
-  """lax.scan along `axis` of every array in xs without moving that axis to the front.
-
-  A fori_loop reads x_t with a dynamic slice and writes the new state in place into the output with a dynamic
-  update slice, so there are no (B, L, n) transposes in or out (on CPU they cost about as much as the scan).
-  When the state is a single array shaped and typed like x_t and there is one x, the states overwrite xs[0] in
-  its own buffer (x_t is read before h_t is written there): no separate output buffer, whose zero-filled
-  initial value XLA would otherwise hoist and keep alive for the whole program (docs/models.md).
-  step(state, *x_t) -> state, with state a pytree of arrays shaped like x_t. Returns (final state, the states
-  stacked along `axis`, or None when keep_states is False).
-  """
-  length = xs[0].shape[axis]
-  in_place = (keep_states and len(xs) == 1 and isinstance(init, jax.Array)
-              and init.shape == xs[0].shape[:axis] + xs[0].shape[axis + 1:] and init.dtype == xs[0].dtype)
-
-  def body(i, carry):
-    state, states = carry
-    t = length - 1 - i if reverse else i
-    sources = [states] if in_place else xs
-    state = step(state, *(jax.lax.dynamic_index_in_dim(x, t, axis, keepdims=False) for x in sources))
-    if keep_states:
-      states = jax.tree.map(lambda out, s: jax.lax.dynamic_update_index_in_dim(out, s, t, axis), states, state)
-    return state, states
-
-  states = None
-  if in_place:
-    states = xs[0]
-  elif keep_states:
-    states = jax.tree.map(lambda s: jnp.zeros(s.shape[:axis] + (length,) + s.shape[axis:], s.dtype), init)
-  return jax.lax.fori_loop(0, length, body, (init, states))
-
-
 def _first_index(reverse):
   return -1 if reverse else 0
-
-
-def _prev_states(h, h0, reverse):
-  """h_{t-1} for every t (h_{t+1} when reverse), with h0 at the first step: (B, L, n)."""
-  if reverse:
-    return jnp.concatenate([h[:, 1:], h0[:, None]], axis=1)
-  return jnp.concatenate([h0[:, None], h[:, :-1]], axis=1)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -160,15 +127,16 @@ def _prev_states(h, h0, reverse):
 # All take b (B, L, n) and h0 (B, n) in the accumulation dtype and return h (B, L, n).
 
 
-def _diag_sequential(a, b, h0, reverse):
+def _diag_sequential(a, b, h0, reverse, k):
   if a.ndim == 2:
-    _, h = _scan_axis(lambda h, b_t: a * h + b_t, h0, [b], 1, reverse=reverse)
+    _, h = k.scan_axis(lambda h, b_t: a * h + b_t, h0, [b], 1, reverse=reverse)
   else:
-    _, h = _scan_axis(lambda h, a_t, b_t: a_t * h + b_t, h0, [a, b], 1, reverse=reverse)
+    _, h = k.scan_axis(lambda h, a_t, b_t: a_t * h + b_t, h0, [a, b], 1, reverse=reverse)
   return h
 
 
-def _diag_associative(a, b, h0, reverse):
+def _diag_associative(a, b, h0, reverse, k):
+  del k  # no loop to tune
   a = jnp.broadcast_to(a[:, None] if a.ndim == 2 else a, b.shape)
   first = _first_index(reverse)
   b = b.at[:, first].add(a[:, first] * h0)
@@ -205,7 +173,7 @@ def _from_chunks(x, length, reverse):
   return x[:, x.shape[1] - length:] if reverse else x[:, :length]
 
 
-def _diag_chunked(a, b, h0, reverse):
+def _diag_chunked(a, b, h0, reverse, k):
   """Chunk-local states from zero (T steps on (B, C, n)), chunk carries (C steps), then an elementwise fix-up."""
   batch, length, width = b.shape
   chunk = _chunk_length(length)
@@ -215,12 +183,12 @@ def _diag_chunked(a, b, h0, reverse):
   last = 0 if reverse else -1
   if a.ndim == 2:
     a_b = a[:, None]  # (Ba, 1, n): broadcasts over chunks
-    _, local = _scan_axis(lambda h, b_t: a_b * h + b_t, zeros, [b_c], 2, reverse=reverse)
+    _, local = k.scan_axis(lambda h, b_t: a_b * h + b_t, zeros, [b_c], 2, reverse=reverse)
     powers = jnp.cumprod(jnp.broadcast_to(a[:, None], (a.shape[0], chunk, width)), axis=1)  # a^(t+1): (Ba, T, n)
     chunk_power = powers[:, -1]
-    _, carry_out = _scan_axis(lambda c, last_k: chunk_power * c + last_k, h0, [local[:, :, last]], 1,
-                              reverse=reverse)
-    carry_in = _prev_states(carry_out, h0, reverse)  # the state entering each chunk: (B, C, n)
+    _, carry_out = k.scan_axis(lambda c, last_k: chunk_power * c + last_k, h0, [local[:, :, last]], 1,
+                               reverse=reverse)
+    carry_in = cpu_kernels.prev_states(carry_out, h0, reverse)  # the state entering each chunk: (B, C, n)
     if reverse:  # the carry enters at the chunk's end: position t gets a^(T-t)
       powers = powers[:, ::-1]
     h = local + powers[:, None] * carry_in[:, :, None]
@@ -230,10 +198,10 @@ def _diag_chunked(a, b, h0, reverse):
     def step(hp, a_t, b_t):
       h, p = hp
       return a_t * h + b_t, a_t * p
-    _, (local, powers) = _scan_axis(step, (zeros, jnp.ones_like(zeros)), [a_c, b_c], 2, reverse=reverse)
-    _, carry_out = _scan_axis(lambda c, p_k, last_k: p_k * c + last_k, h0,
-                              [powers[:, :, last], local[:, :, last]], 1, reverse=reverse)
-    carry_in = _prev_states(carry_out, h0, reverse)
+    _, (local, powers) = k.scan_axis(step, (zeros, jnp.ones_like(zeros)), [a_c, b_c], 2, reverse=reverse)
+    _, carry_out = k.scan_axis(lambda c, p_k, last_k: p_k * c + last_k, h0,
+                               [powers[:, :, last], local[:, :, last]], 1, reverse=reverse)
+    carry_in = cpu_kernels.prev_states(carry_out, h0, reverse)
     h = local + powers * carry_in[:, :, None]
   return _from_chunks(h, length, reverse)
 
@@ -249,42 +217,21 @@ def _sum_to_shape(x, shape):
   return x.sum(axis=axes, keepdims=True) if axes else x
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _diag_recurrence(a, b, h0, impl, reverse):
-  return _DIAG_KERNELS[impl](a, b, h0, reverse)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _diag_recurrence(a, b, h0, impl, reverse, kernels):
+  return _DIAG_KERNELS[impl](a, b, h0, reverse, cpu_kernels.get(kernels))
 
 
-def _diag_recurrence_fwd(a, b, h0, impl, reverse):
-  h = _name_states(_DIAG_KERNELS[impl](a, b, h0, reverse))
+def _diag_recurrence_fwd(a, b, h0, impl, reverse, kernels):
+  h = _name_states(_DIAG_KERNELS[impl](a, b, h0, reverse, cpu_kernels.get(kernels)))
   return h, (a, h, h0)
 
 
-def _diag_sequential_adjoint(a, g, h, h0, reverse):
-  """The sequential backward pass for a time-invariant a (Ba, n) in one loop: the adjoint
-  lambda_t = g_t + a * lambda_{t+1} (against the forward direction) and grad_a = sum_t lambda_t * h_{t-1}, read
-  from h in the same step, so no shifted copy of h and no second pass over (B, L, n) arrays."""
-  length = g.shape[1]
-
-  def body(i, carry):  # the adjoint overwrites g in its buffer (g_t is read first; see _scan_axis)
-    adjoint_t, grad_a, adjoint = carry
-    t = i if reverse else length - 1 - i
-    adjoint_t = a * adjoint_t + jax.lax.dynamic_index_in_dim(adjoint, t, 1, keepdims=False)
-    adjoint = jax.lax.dynamic_update_index_in_dim(adjoint, adjoint_t, t, 1)
-    t_prev = t + 1 if reverse else t - 1
-    in_range = (t_prev >= 0) & (t_prev < length)
-    h_prev = jnp.where(in_range, jax.lax.dynamic_index_in_dim(h, jnp.clip(t_prev, 0, length - 1), 1,
-                                                              keepdims=False), h0)
-    return adjoint_t, grad_a + adjoint_t * h_prev, adjoint
-
-  zeros = jnp.zeros_like(h0)
-  _, grad_a, adjoint = jax.lax.fori_loop(0, length, body, (zeros, zeros, g))
-  return adjoint, grad_a
-
-
-def _diag_recurrence_bwd(impl, reverse, residuals, g):
+def _diag_recurrence_bwd(impl, reverse, kernels, residuals, g):
   a, h, h0 = residuals
-  if impl == "sequential" and a.ndim == 2:
-    adjoint, grad_a = _diag_sequential_adjoint(a, g, h, h0, reverse)
+  k = cpu_kernels.get(kernels)
+  if impl == "sequential" and a.ndim == 2 and k.diag_sequential_adjoint is not None:
+    adjoint, grad_a = k.diag_sequential_adjoint(a, g, h, h0, reverse)
     grad_h0 = a * adjoint[:, _first_index(reverse)]
     return _sum_to_shape(grad_a, a.shape), adjoint, grad_h0
   if a.ndim == 3:  # the adjoint at t multiplies a_{t+1}: shift the coefficients one step against the direction
@@ -292,11 +239,11 @@ def _diag_recurrence_bwd(impl, reverse, residuals, g):
         [a[:, 1:], a[:, -1:]], axis=1)
   else:
     a_adj = a
-  adjoint = _DIAG_KERNELS[impl](a_adj, g, jnp.zeros_like(h0), not reverse)
+  adjoint = _DIAG_KERNELS[impl](a_adj, g, jnp.zeros_like(h0), not reverse, k)
   first = _first_index(reverse)
   a_first = a if a.ndim == 2 else a[:, first]
   grad_h0 = a_first * adjoint[:, first]
-  grad_a = adjoint * _prev_states(h, h0, reverse)
+  grad_a = adjoint * cpu_kernels.prev_states(h, h0, reverse)
   grad_a = grad_a.sum(axis=1) if a.ndim == 2 else grad_a
   return _sum_to_shape(grad_a, a.shape), adjoint, grad_h0
 
@@ -304,8 +251,8 @@ def _diag_recurrence_bwd(impl, reverse, residuals, g):
 _diag_recurrence.defvjp(_diag_recurrence_fwd, _diag_recurrence_bwd)
 
 
-@functools.partial(jax.jit, static_argnames=("reverse", "impl"))  # one compile when called eagerly
-def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
+@functools.partial(jax.jit, static_argnames=("reverse", "impl", "kernels"))  # one compile when called eagerly
+def diag_scan(a, b, h0=None, *, reverse=False, impl="auto", kernels="auto"):
   """All states of h_t = a_t * h_{t-1} + b_t (elementwise) over axis 1 of b.
 
   Args:
@@ -315,11 +262,13 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
     h0: initial state (B, n), or None for zeros. With reverse=True it is the state after the last step.
     reverse: run from the end of the sequence to its start.
     impl: "auto" or one of DIAG_IMPLS (see `resolve_impl`).
+    kernels: "auto", "plain" or "cpu": the loops' and the backward pass's kernels (models/cpu_kernels.py).
 
   Returns:
     h: (B, L, n) in the accumulation dtype (float32 / complex64 at least).
   """
   impl = resolve_impl("diag", impl)
+  kernels = cpu_kernels.resolve_kernels(kernels)
   b = jnp.asarray(b)
   a = jnp.asarray(a)
   _check_b("diag_scan", b)
@@ -338,7 +287,7 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
     a_c = jnp.broadcast_to(a_c, (a_c.shape[0], b.shape[2]))
   else:
     a_c = jnp.broadcast_to(a_c.reshape(a_full), b.shape)
-  return _diag_recurrence(a_c, b_c, h0_c, impl, reverse)
+  return _diag_recurrence(a_c, b_c, h0_c, impl, reverse, kernels)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -356,13 +305,14 @@ def _times_transposed(h, A_T):
   return jnp.matmul(h, A_T, precision=_HIGHEST)
 
 
-def _dense_sequential(A, b, h0, reverse):
+def _dense_sequential(A, b, h0, reverse, k):
   A_T = A.T
-  _, h = _scan_axis(lambda h, b_t: _times_transposed(h, A_T) + b_t, h0, [b], 1, reverse=reverse)
+  _, h = k.scan_axis(lambda h, b_t: _times_transposed(h, A_T) + b_t, h0, [b], 1, reverse=reverse)
   return h
 
 
-def _dense_doubling(A, b, h0, reverse):
+def _dense_doubling(A, b, h0, reverse, k):
+  del k  # no loop to tune
   length = b.shape[1]
   first = _first_index(reverse)
   h = b.at[:, first].add(_apply(h0, A))
@@ -378,18 +328,7 @@ def _dense_doubling(A, b, h0, reverse):
   return h
 
 
-def _matrix_power(A, exponent):
-  result, base = None, A
-  while exponent:
-    if exponent & 1:
-      result = base if result is None else jnp.matmul(result, base, precision=_HIGHEST)
-    exponent >>= 1
-    if exponent:
-      base = jnp.matmul(base, base, precision=_HIGHEST)
-  return result
-
-
-def _dense_chunked(A, b, h0, reverse):
+def _dense_chunked(A, b, h0, reverse, k):
   """Chunk-local final states (T steps on (B, C, n)), chunk carries with A^T (C steps), then the states (T steps)."""
   batch, length, width = b.shape
   chunk = _chunk_length(length)
@@ -400,57 +339,43 @@ def _dense_chunked(A, b, h0, reverse):
 
   def step(h, b_t):
     return _times_transposed(h, A_T) + b_t
-  local_last, _ = _scan_axis(step, jnp.zeros((batch, n_chunks, width), b.dtype), [b_c], 2, reverse=reverse,
-                             keep_states=False)
-  chunk_power_T = _matrix_power(A, chunk).T
-  _, carry_out = _scan_axis(lambda c, last_k: _times_transposed(c, chunk_power_T) + last_k, h0, [local_last], 1,
-                            reverse=reverse)
-  carry_in = _prev_states(carry_out, h0, reverse)
-  _, h = _scan_axis(step, carry_in, [b_c], 2, reverse=reverse)
+  local_last, _ = k.scan_axis(step, jnp.zeros((batch, n_chunks, width), b.dtype), [b_c], 2, reverse=reverse,
+                              keep_states=False)
+  with jax.default_matmul_precision("highest"):
+    chunk_power_T = jnp.linalg.matrix_power(A, chunk).T
+  _, carry_out = k.scan_axis(lambda c, last_k: _times_transposed(c, chunk_power_T) + last_k, h0, [local_last],
+                             1, reverse=reverse)
+  carry_in = cpu_kernels.prev_states(carry_out, h0, reverse)
+  _, h = k.scan_axis(step, carry_in, [b_c], 2, reverse=reverse)
   return _from_chunks(h, length, reverse)
 
 
 _DENSE_KERNELS = {"sequential": _dense_sequential, "doubling": _dense_doubling, "chunked": _dense_chunked}
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _dense_recurrence(A, b, h0, impl, reverse):
-  return _DENSE_KERNELS[impl](A, b, h0, reverse)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _dense_recurrence(A, b, h0, impl, reverse, kernels):
+  return _DENSE_KERNELS[impl](A, b, h0, reverse, cpu_kernels.get(kernels))
 
 
-def _dense_recurrence_fwd(A, b, h0, impl, reverse):
-  h = _name_states(_DENSE_KERNELS[impl](A, b, h0, reverse))
+def _dense_recurrence_fwd(A, b, h0, impl, reverse, kernels):
+  h = _name_states(_DENSE_KERNELS[impl](A, b, h0, reverse, cpu_kernels.get(kernels)))
   return h, (A, h, h0)
 
 
-def _dense_recurrence_bwd(impl, reverse, residuals, g):
+def _dense_recurrence_bwd(impl, reverse, kernels, residuals, g):
   A, h, h0 = residuals
-  adjoint = _DENSE_KERNELS[impl](A.T, g, jnp.zeros_like(h0), not reverse)
+  k = cpu_kernels.get(kernels)
+  adjoint = _DENSE_KERNELS[impl](A.T, g, jnp.zeros_like(h0), not reverse, k)
   grad_h0 = _apply(adjoint[:, _first_index(reverse)], A.T)
-  # dA = sum_t lambda_t h_{t-1}^T as ONE (n, B*L) x (B*L, n) matmul over the flattened arrays shifted by one
-  # row (row k of the adjoint meets row k-1 of h: contiguous slices), then a correction at the B - 1 rows where
-  # the shift crosses from one sequence into the next, and the h0 term. Slicing (B, L, n) along L instead
-  # makes XLA:CPU copy both arrays (docs/models.md).
-  width = h.shape[-1]
-  adjoint_flat, h_flat = adjoint.reshape(-1, width), h.reshape(-1, width)
-  first, last = _first_index(reverse), -1 - _first_index(reverse)
-  if reverse:  # lambda_t meets h_{t+1}
-    shifted = (adjoint_flat[:-1], h_flat[1:])
-    crossing = (adjoint[:-1, first], h[1:, last])
-  else:
-    shifted = (adjoint_flat[1:], h_flat[:-1])
-    crossing = (adjoint[1:, first], h[:-1, last])
-  grad_A = (jnp.einsum("ki,kj->ij", *shifted, precision=_HIGHEST)
-            - jnp.einsum("bi,bj->ij", *crossing, precision=_HIGHEST)
-            + jnp.einsum("bi,bj->ij", adjoint[:, first], h0, precision=_HIGHEST))
-  return grad_A, adjoint, grad_h0
+  return k.dense_grad_A(adjoint, h, h0, reverse), adjoint, grad_h0
 
 
 _dense_recurrence.defvjp(_dense_recurrence_fwd, _dense_recurrence_bwd)
 
 
-@functools.partial(jax.jit, static_argnames=("reverse", "impl"))  # one compile when called eagerly
-def dense_scan(A, b, h0=None, *, reverse=False, impl="auto"):
+@functools.partial(jax.jit, static_argnames=("reverse", "impl", "kernels"))  # one compile when called eagerly
+def dense_scan(A, b, h0=None, *, reverse=False, impl="auto", kernels="auto"):
   """All states of h_t = A @ h_{t-1} + b_t over axis 1 of b (time-invariant A).
 
   Args:
@@ -459,11 +384,13 @@ def dense_scan(A, b, h0=None, *, reverse=False, impl="auto"):
     h0: initial state (B, n), or None for zeros. With reverse=True it is the state after the last step.
     reverse: run from the end of the sequence to its start (h_t = A @ h_{t+1} + b_t).
     impl: "auto" or one of DENSE_IMPLS (see `resolve_impl`).
+    kernels: "auto", "plain" or "cpu": the loops' and the backward pass's kernels (models/cpu_kernels.py).
 
   Returns:
     h: (B, L, n) in the accumulation dtype (float32 / complex64 at least).
   """
   impl = resolve_impl("dense", impl)
+  kernels = cpu_kernels.resolve_kernels(kernels)
   A, b = jnp.asarray(A), jnp.asarray(b)
   _check_b("dense_scan", b)
   _check_h0("dense_scan", h0, b)
@@ -472,4 +399,4 @@ def dense_scan(A, b, h0=None, *, reverse=False, impl="auto"):
   h0 = jnp.zeros((b.shape[0], b.shape[2]), b.dtype) if h0 is None else jnp.asarray(h0)
   dtype = _acc_dtype(A.dtype, b.dtype, h0.dtype)
   A, b, h0 = A.astype(dtype), b.astype(dtype), h0.astype(dtype)
-  return _dense_recurrence(A, b, h0, impl, reverse)
+  return _dense_recurrence(A, b, h0, impl, reverse, kernels)

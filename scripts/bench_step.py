@@ -5,6 +5,7 @@
   python scripts/bench_step.py --table authors --config configs/listops.py --config.model.remat=full   # + overrides
   python scripts/bench_step.py --config configs/listops.py --profile out/profile   # + a Perfetto trace of a step
   python scripts/bench_step.py --config configs/listops.py --floor   # + the step's matmuls, each timed alone
+  python scripts/bench_step.py --config configs/listops.py --hlo step.hlo   # + the compiled step's HLO, to diff
 
 The batch is synthetic (random tokens or values of the task's shape and the config's batch size and length), so
 no data set is needed. Peak memory is the process's peak resident set (ru_maxrss) minus its size before the model
@@ -17,10 +18,13 @@ GFLOP/s divides XLA's flop count of the compiled step by the median step time; t
 float32 matmul measured on this machine at the shapes the model uses ((B*L, d_model) x (d_model, d_model)).
 `--floor` also times every matmul of the compiled step on its own (tools/hlo_dots.py) and prints them: their sum
 is a floor for the step on this machine, whatever the code around them does.
+`--hlo` writes the compiled step's optimized HLO without its source locations (metadata, stack frames), so two
+checkouts that compile the same program give the same file (`diff` them).
 """
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -35,6 +39,7 @@ _TABLE = flags.DEFINE_enum("table", None, ["authors"], "Run a predefined table o
 _JSON = flags.DEFINE_string("json", None, "Append the row as JSON to this file.")
 _PROFILE = flags.DEFINE_string("profile", None, "Also trace one step with jax.profiler into this directory.")
 _FLOOR = flags.DEFINE_bool("floor", False, "Also time each matmul of the step alone and print their sum.")
+_HLO = flags.DEFINE_string("hlo", None, "Also write the compiled step's HLO, source locations stripped, here.")
 
 # The authors' code (NogaBar/Rescaled_Glorot_for_RNN) timed on the project's 2-core CPU at the ListOps paper
 # config (docs/bench_step.md): seconds a step and peak GB, at 6 layers / batch 32 and at 2 layers / batch 8
@@ -63,6 +68,14 @@ def _reset_peak() -> None:
     f.write("5")
 
 
+def hlo_without_locations(text: str) -> str:
+  """Compiled HLO text without what names the source: metadata={...}, stack frame ids and their tables."""
+  text = re.sub(r",? ?metadata=\{[^}]*\}", "", text)
+  text = re.sub(r",? ?stack_frame_id=[0-9]+", "", text)
+  return "\n".join(line for line in text.splitlines()
+                   if not re.match(r"^([0-9]+ |FileNames|FunctionNames|FileLocations|StackFrames)", line))
+
+
 def matmul_peak_gflops(rows: int, width: int) -> float:
   import jax
   import jax.numpy as jnp
@@ -84,6 +97,7 @@ def bench(config, n_steps: int) -> dict:
   from flax import nnx
 
   import models
+  from models import cpu_kernels, remat
   from lra.tasks import get_task
   from lra.train import host_memory, optim, steps
 
@@ -96,9 +110,8 @@ def bench(config, n_steps: int) -> dict:
   else:
     inputs = rng.standard_normal((batch_size, length, task.input_dim)).astype(np.float32)
   batch = {"inputs": inputs, "lengths": np.full((batch_size,), length, np.int32),
-           "labels": rng.integers(0, task.num_classes, (batch_size,)).astype(np.int32)}
-  model = models.build(config.model, vocab_size=task.vocab_size, input_dim=task.input_dim,
-                       num_classes=task.num_classes, rngs=nnx.Rngs(0))
+           "labels": rng.integers(0, task.num_outputs, (batch_size,)).astype(np.int32)}
+  model = models.build(config.model, task, rngs=nnx.Rngs(0))
   tx = optim.make_optimizer(config.optim, nnx.state(model, nnx.Param), steps_per_epoch=100, total_steps=1000)
   graphdef, state = steps.init_state(model, tx)
   del model
@@ -107,6 +120,9 @@ def bench(config, n_steps: int) -> dict:
   t = time.perf_counter()
   compiled = step_fn.lower(state, batch).compile()
   compile_s = time.perf_counter() - t
+  if _HLO.value:
+    with open(_HLO.value, "w") as f:
+      f.write(hlo_without_locations(compiled.as_text()))
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
@@ -135,7 +151,8 @@ def bench(config, n_steps: int) -> dict:
   m = config.model
   row = {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
           "d_hidden": m.d_hidden, "batch_size": batch_size, "length": length, "scan": m.scan,
-          "remat": models.classifier.resolve_remat(m.remat), "compile_s": compile_s, "step_s": step_s,
+          "kernels": cpu_kernels.resolve_kernels("auto"),
+          "remat": remat.resolve_remat(m.remat), "compile_s": compile_s, "step_s": step_s,
           "peak_gb": _status_gb("VmHWM") - rss_before,
           "process_peak_gb": _rss_gb() - rss_before,
           "xla_temp_gb": temp_gb, "gflops_per_s": flops / step_s / 1e9,

@@ -1,5 +1,6 @@
-"""models/remat.py: recomputation with kept values gives autodiff's gradients, and kept scan states are not
-recomputed; every remat of the classifier gives the same values and gradients for every block and option."""
+"""models/remat.py and the kernels' checkpoint (models/cpu_kernels.py): recomputation with kept values gives
+autodiff's gradients, and kept scan states are not recomputed; every remat of the classifier gives the same
+values and gradients for every block and option."""
 
 import jax
 import jax.numpy as jnp
@@ -8,6 +9,7 @@ import pytest
 from flax import nnx
 from jax.ad_checkpoint import checkpoint_name
 
+from models import cpu_kernels
 from models import remat
 from models import scan
 from tests.models.test_model import _build
@@ -21,15 +23,16 @@ def _fn(differentiable, others):
   return jnp.sin(h) * others
 
 
+@pytest.mark.parametrize("kernels", cpu_kernels.KERNELS)
 @pytest.mark.parametrize("names", [(), ("u",), (scan.STATES,), ("u", scan.STATES)])
-def test_recompute_with_kept_values_gives_autodiff_gradients(x64, names):
+def test_recompute_with_kept_values_gives_autodiff_gradients(x64, names, kernels):
   """Whatever is kept, the values and the gradients for the inputs and the parameters are plain autodiff's."""
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal((2, 7, 4)))
   W = jnp.asarray(rng.standard_normal((4, 3)))
   A = jnp.asarray(rng.standard_normal((3, 3)) / 3)
   scale = jnp.asarray(rng.standard_normal((2, 7, 3)))
-  wrapped = remat.recompute_in_backward(_fn, names)
+  wrapped = cpu_kernels.get(kernels).checkpoint(_fn, names)
   plain = lambda d: _fn(d, scale)  # noqa: E731
   np.testing.assert_allclose(wrapped((x, W, A), scale), plain((x, W, A)), rtol=1e-12)
   got = jax.grad(lambda d: jnp.sum(wrapped(d, scale) ** 2))((x, W, A))
@@ -39,7 +42,7 @@ def test_recompute_with_kept_values_gives_autodiff_gradients(x64, names):
 
 
 def _loops_in_gradient(names, complex_states):
-  """The number of loops in the compiled gradient of a projection + scan under recompute_in_backward (the
+  """The number of loops in the compiled gradient of a projection + scan under the CPU kernels' checkpoint (the
   forward scan, its adjoint, and the forward scan again when its states are not kept), after checking the
   gradient against autodiff's."""
   rng = np.random.default_rng(1)
@@ -54,7 +57,7 @@ def _loops_in_gradient(names, complex_states):
     return jnp.sin(jnp.real(h)) * others
 
   loss = lambda f: lambda d: jnp.sum(f(d, 2.0) ** 2)  # noqa: E731
-  grad = jax.jit(jax.grad(loss(remat.recompute_in_backward(fn, names))))
+  grad = jax.jit(jax.grad(loss(cpu_kernels.recompute_in_backward(fn, names))))
   for g, w in zip(grad((x, W)), jax.grad(loss(fn))((x, W))):
     np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
   return grad.lower((x, W)).compile().as_text().count(" while(")

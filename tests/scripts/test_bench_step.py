@@ -1,5 +1,5 @@
 """scripts/bench_step.py on a tiny config: one Markdown row with the authors' ratio where they have one, the
-JSON row, a profiler trace and the matmul floor on request."""
+JSON row, a profiler trace, the matmul floor and the step's HLO without source locations on request."""
 
 import json
 import os
@@ -9,18 +9,19 @@ import sys
 from tests.lra.tiny import OVERRIDES, REPO
 
 
-def test_bench_step_prints_a_row_writes_json_a_trace_and_the_matmul_floor(tmp_path):
+def test_bench_step_prints_a_row_writes_json_a_trace_the_matmul_floor_and_the_hlo(tmp_path):
   overrides = [f"--config.{key}={value}" for key, value in OVERRIDES.items() if key.startswith("model.")]
   cmd = [sys.executable, os.path.join(REPO, "scripts", "bench_step.py"), "--config", "configs/listops.py",
          *overrides, "--config.train.batch_size=4", "--config.data.max_length=32", "--steps=1",
-         f"--json={tmp_path / 'rows.jsonl'}", f"--profile={tmp_path / 'profile'}", "--floor"]
+         f"--json={tmp_path / 'rows.jsonl'}", f"--profile={tmp_path / 'profile'}", "--floor",
+         f"--hlo={tmp_path / 'step.hlo'}"]
   proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300,
                         env={key: value for key, value in {**os.environ, "JAX_PLATFORMS": "cpu"}.items()
                              if key != "GLIBC_TUNABLES"})
   assert proc.returncode == 0, proc.stderr[-2000:]
   row = json.loads((tmp_path / "rows.jsonl").read_text().splitlines()[-1])
   assert row["n_layers"] == 1 and row["batch_size"] == 4 and row["length"] == 32
-  assert row["remat"] == "states" and row["loss_finite"] and row["gflops_per_s"] > 0
+  assert row["remat"] == "states" and row["kernels"] == "cpu" and row["loss_finite"] and row["gflops_per_s"] > 0
   # The peaks hold at least the train state, grown from the process before the model was built.
   assert row["peak_gb"] > 0 and row["process_peak_gb"] > 0 and row["xla_temp_gb"] > 0, row
   assert row["huge_pages"]
@@ -32,3 +33,6 @@ def test_bench_step_prints_a_row_writes_json_a_trace_and_the_matmul_floor(tmp_pa
   assert lines[-1].startswith("matmuls alone: ") and "half the authors' time" not in lines[-1]
   traces = [name for _, _, files in os.walk(tmp_path / "profile") for name in files]
   assert any(name.endswith("perfetto_trace.json.gz") for name in traces), traces
+  hlo = (tmp_path / "step.hlo").read_text()
+  assert "ENTRY" in hlo and " while(" in hlo  # the program, with the scans' loops
+  assert "metadata=" not in hlo and "stack_frame_id" not in hlo and "source_file" not in hlo
