@@ -72,7 +72,7 @@ def train_lines(metrics: list[dict], results: dict | None) -> list[str]:
     lines.append("no training metrics (see the train stage above)")
   if results is not None:
     lines.append(f"\nsteps {results['steps']}, wall {results['wall_s']:.1f} s, diverged {results['diverged']}, "
-                 f"test accuracy {results['test_accuracy']}")
+                 f"test accuracy {results['test_metric']}")
   return lines
 
 

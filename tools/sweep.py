@@ -88,10 +88,7 @@ class Run:
 
   @property
   def config_arg(self) -> str:
-    """`configs/<task>.py:[preset=<preset>,]recurrence=<recurrence>`: the recurrence goes through the config's arg,
-    so that a config's settings for it (e.g. Pathfinder's long LRU ring) apply."""
-    preset = f"preset={self.preset}," if self.preset else ""
-    return f"configs/{self.task}.py:{preset}recurrence={self.row.recurrence}"
+    return f"configs/{self.task}.py" + (f":{self.preset}" if self.preset else "")
 
   def config_overrides(self) -> list[tuple[str, str]]:
     """All `--config.<key>=<value>` pairs of the run, in a fixed order."""

@@ -39,7 +39,7 @@ def test_tiny_run_writes_every_stage_to_the_report(tmp_path):
   assert tokens and int(tokens.group(1).replace(",", "")) > 0
   results = json.loads((work / "train" / "results.json").read_text())
   assert results["steps"] == 4 and not results["diverged"]
-  assert (f"steps 4, wall {results['wall_s']:.1f} s, diverged False, test accuracy {results['test_accuracy']}"
+  assert (f"steps 4, wall {results['wall_s']:.1f} s, diverged False, test accuracy {results['test_metric']}"
           in report)
   scan_rows = [json.loads(line) for line in (work / "scan.jsonl").read_text().splitlines()]
   assert [(r["kind"], r["impl"], r["length"], r["width"]) for r in scan_rows] == [

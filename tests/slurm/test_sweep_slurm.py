@@ -231,7 +231,7 @@ def test_array_of_four_runs_finishes_makes_the_table_and_resubmission_skips(slur
                          timeout=120)
   assert table.returncode == 0, table.stderr
   for init, title in (("glorot_half", "Diagonal, Glorot/2"), ("diag_uniform", "Diagonal, uniform")):
-    accs = [100 * sweep.read_results(r.workdir)["test_accuracy"] for r in runs if r.row.init == init]
+    accs = [100 * sweep.read_results(r.workdir)["test_metric"] for r in runs if r.row.init == init]
     mean, std = sum(accs) / 2, abs(accs[0] - accs[1]) / 2
     assert f"| {title} | {mean:.2f} ± {std:.2f} |" in table.stdout, table.stdout
 
