@@ -31,7 +31,7 @@ TINY_OVERRIDES = ("model.n_layers=1", "model.d_model=8", "model.d_hidden=8", "tr
                   "data.listops.num_val=32", "data.listops.num_test=32", "data.listops.min_tokens=10",
                   "data.listops.max_tokens=60", "data.listops.max_depth=3")
 ONE_RUN = ("--tasks", "listops", "--seeds", "0", "--axis", "model.recurrence=diag", "--axis", "model.init=glorot_half")
-RESULT_KEYS = ("best_val_accuracy", "test_accuracy", "best_step", "steps", "diverged", "finished")
+RESULT_KEYS = ("best_val_metric", "test_metric", "best_step", "steps", "diverged", "finished")
 FINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED")
 USR1_MASK = 1 << (signal.SIGUSR1 - 1)
 

@@ -29,7 +29,7 @@ def test_report_holds_every_stage_row_and_the_median_throughput(tmp_path):
               [dict(step=20 * (i + 1), **{"train/tokens_per_s": t}) for i, t in enumerate(tokens)]
               + [dict(step=80, **{"val/accuracy": 0.2})])
   (tmp_path / "train" / "results.json").write_text(json.dumps(
-      dict(steps=80, wall_s=131.25, diverged=False, test_accuracy=0.21)))
+      dict(steps=80, wall_s=131.25, diverged=False, test_metric=0.21)))
 
   lines = device_report.render(str(tmp_path), PROV, tiny=False, total_s=300).splitlines()
   assert lines[0] == "# Device check: NVIDIA H100 80GB HBM3"
