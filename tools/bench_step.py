@@ -111,10 +111,10 @@ def bench(config, n_steps: int, *, hlo_path: str | None = None, profile_dir: str
     with jax.profiler.trace(profile_dir, create_perfetto_trace=True):
       state, metrics = compiled(state, batch)
       jax.block_until_ready(metrics)
-  floor = None
+  dots = None
   if floor:  # after the timed steps, so that its arrays do not count in the step's peak
     from tools import hlo_dots
-    floor = hlo_dots.floor_rows(compiled.as_text())
+    dots = hlo_dots.floor_rows(compiled.as_text())
   m = config.model
   row = {"task": config.task, "recurrence": m.recurrence, "n_layers": m.n_layers, "d_model": m.d_model,
           "d_hidden": m.d_hidden, "batch_size": batch_size, "length": length, "scan": m.scan,
@@ -126,9 +126,9 @@ def bench(config, n_steps: int, *, hlo_path: str | None = None, profile_dir: str
           "matmul_peak_gflops_per_s": matmul_peak_gflops(batch_size * length, m.d_model),
           "platform": jax.default_backend(), "loss_finite": bool(metrics["finite"]),
           "minor_faults_per_step": faults_per_step, "huge_pages": host_memory.malloc_is_tuned()}
-  if floor is not None:
-    row.update(dot_floor_s=sum(r["ms"] for r in floor) / 1e3, dot_gflop=sum(r["gflop"] for r in floor),
-               step_gflop=flops / 1e9, dots=floor)
+  if dots is not None:
+    row.update(dot_floor_s=sum(r["ms"] for r in dots) / 1e3, dot_gflop=sum(r["gflop"] for r in dots),
+               step_gflop=flops / 1e9, dots=dots)
   return row
 
 
