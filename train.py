@@ -14,6 +14,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 from lra.errors import ConfigError, DataError
@@ -67,6 +68,8 @@ def _unreadable_config(error: OSError, argv) -> str:
 
 def main(argv):
   del argv
+  if not flags.FLAGS["verbosity"].present:  # the libraries' INFO lines (orbax logs every save) only when asked
+    logging.set_verbosity(logging.WARNING)
   if _WORKDIR.value is None or not flags.FLAGS["config"].present:
     sys.exit("usage: python train.py --config configs/<task>.py[:cpu] --workdir DIR [--config.a.b=value ...]")
   try:

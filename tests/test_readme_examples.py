@@ -14,7 +14,8 @@ docs is checked with no change here. How each is checked:
 - a shell script runs for real with `python` on its PATH replaced by a recorder, so the script's own argument
   handling runs and every `python ...` command it builds is checked as above.
 
-A command that is a template (a `...` or `<placeholder>` token) is not pasteable and is left out. A failure names
+A command that is a template (a `...`, `<placeholder>` or `$variable` token, a line of a shell loop) is not
+pasteable and is left out. A failure names
 the doc file, its line and the command. Python code blocks are compiled, not run (the README's calibrates an
 initializer for minutes; docs/data.md's reads IMDB).
 """
@@ -164,8 +165,8 @@ def commands_in(text: str) -> list[tuple[str, ...]]:
 
 
 def is_template(argv) -> bool:
-  """A command with `...` or a `<placeholder>` is a pattern to fill in, not one to paste."""
-  return any(word == "..." or re.search(r"<[^>]*>", word) for word in argv)
+  """A command with `...`, a `<placeholder>` or a `$variable` is a pattern to fill in, not one to paste."""
+  return any(word == "..." or re.search(r"<[^>]*>|\$\w", word) for word in argv)
 
 
 def doc_commands() -> list[DocCommand]:
