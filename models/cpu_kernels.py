@@ -27,6 +27,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from models import platform as platform_lib
+
 KERNELS = ("plain", "cpu")
 # "auto" per platform: the tuning was measured on XLA:CPU only; an accelerator runs the plain math.
 AUTO = {"cpu": "cpu", "gpu": "plain", "tpu": "plain"}
@@ -41,15 +43,7 @@ def resolve_kernels(kernels: str = "auto", platform: str | None = None) -> str:
     kernels: "auto", "plain" or "cpu".
     platform: "cpu" | "gpu" | "tpu" (also "cuda" / "rocm"); None means `jax.default_backend()`.
   """
-  if kernels != "auto":
-    if kernels not in KERNELS:
-      raise ValueError(f"kernels={kernels!r}; valid: {['auto', *KERNELS]}")
-    return kernels
-  platform = jax.default_backend() if platform is None else platform
-  platform = {"cuda": "gpu", "rocm": "gpu"}.get(platform, platform)
-  if platform not in AUTO:
-    raise ValueError(f"resolve_kernels: unknown platform {platform!r}; valid: {sorted(AUTO)}")
-  return AUTO[platform]
+  return platform_lib.resolve(kernels, KERNELS, AUTO, field="kernels", platform=platform)
 
 
 def get(kernels: str) -> "Kernels":

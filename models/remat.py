@@ -9,8 +9,7 @@ needs its inputs, not its output), so with the matmul outputs and the scan state
 runs twice.
 """
 
-import jax
-
+from models import platform as platform_lib
 from models import scan as scan_lib
 
 # model.remat: what the backward pass recomputes of each residual layer, as the checkpoint names it keeps.
@@ -34,12 +33,4 @@ def resolve_remat(remat: str, platform: str | None = None) -> str:
     remat: "auto" or one of REMATS.
     platform: "cpu" | "gpu" | "tpu" (also "cuda" / "rocm"); None means `jax.default_backend()`.
   """
-  if remat != "auto":
-    if remat not in REMATS:
-      raise ValueError(f"config.model.remat={remat!r}; valid: {['auto', *REMATS]}")
-    return remat
-  platform = jax.default_backend() if platform is None else platform
-  platform = {"cuda": "gpu", "rocm": "gpu"}.get(platform, platform)
-  if platform not in AUTO:
-    raise ValueError(f"resolve_remat: unknown platform {platform!r}; valid: {sorted(AUTO)}")
-  return AUTO[platform]
+  return platform_lib.resolve(remat, REMATS, AUTO, field="config.model.remat", platform=platform)

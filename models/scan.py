@@ -41,6 +41,7 @@ import jax.numpy as jnp
 from jax.ad_checkpoint import checkpoint_name
 
 from models import cpu_kernels
+from models import platform as platform_lib
 
 DIAG_IMPLS = ("sequential", "associative", "chunked")
 DENSE_IMPLS = ("sequential", "doubling", "chunked")
@@ -84,16 +85,8 @@ def resolve_impl(kind: str, impl: str = "auto", platform: str | None = None) -> 
   """
   if kind not in _KINDS:
     raise ValueError(f"resolve_impl: unknown kind {kind!r}; valid: {sorted(_KINDS)}")
-  valid = _KINDS[kind]
-  if impl != "auto":
-    if impl not in valid:
-      raise ValueError(f"{kind} scan: unknown impl {impl!r}; valid: {['auto', *valid]}")
-    return impl
-  platform = jax.default_backend() if platform is None else platform
-  platform = {"cuda": "gpu", "rocm": "gpu"}.get(platform, platform)
-  if (platform, kind) not in _AUTO:
-    raise ValueError(f"resolve_impl: unknown platform {platform!r}; valid: ['cpu', 'gpu', 'tpu']")
-  return _AUTO[(platform, kind)]
+  auto = {p: choice for (p, k), choice in _AUTO.items() if k == kind}
+  return platform_lib.resolve(impl, _KINDS[kind], auto, field=f"{kind} scan impl", platform=platform)
 
 
 def _acc_dtype(*dtypes):
