@@ -93,7 +93,7 @@ class LinearRNN(nnx.Module):
     return jnp.zeros((batch, self.A.shape[0]), self.D[...].dtype)
 
   def step(self, h, u):
-    """One step of the recurrence (the step mode, models/step.py): h (B, n), u (B, d_model) -> (h_t, y_t)."""
+    """One step of the recurrence (the step mode, models/model.py): h (B, n), u (B, d_model) -> (h_t, y_t)."""
     check_unidirectional(self)
     D = self.D[...]
     u = u.astype(D.dtype)

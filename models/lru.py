@@ -126,7 +126,7 @@ class LRU(nnx.Module):
     return diagonal_rnn.complex_initial_state(self, batch)
 
   def step(self, h, u):
-    """One step of the recurrence (the step mode, models/step.py): h (B, n), u (B, d_model) -> (h_t, y_t)."""
+    """One step of the recurrence (the step mode, models/model.py): h (B, n), u (B, d_model) -> (h_t, y_t)."""
     linear_rnn.check_unidirectional(self)
     D = self.D[...]
     u = u.astype(D.dtype)
