@@ -289,7 +289,7 @@ def _state_stats(metrics: dict) -> dict:
 
 def log_training(r: Run, metrics: dict, tokens_per_s: float) -> None:
   """The training metrics of the last step, with the learning rates its update used."""
-  rates = optim.learning_rates(jax.device_get(r.state["opt_state"]))
+  rates = optim.learning_rates(r.state["opt_state"])  # fetches the two scalars, not the Adam state
   r.logger.log(r.step, {"train/loss": metrics["loss"],
                         **({"train/accuracy": metrics["accuracy"]} if r.classifies else {}),
                         "train/grad_norm": metrics["grad_norm"], "train/param_norm": metrics["param_norm"],
