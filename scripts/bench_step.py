@@ -3,6 +3,7 @@
   python scripts/bench_step.py --config configs/listops.py --config.model.recurrence=dense   # one row
   python scripts/bench_step.py --table authors       # the authors' ListOps configs, each in its own process
   python scripts/bench_step.py --table authors --config configs/listops.py --config.model.remat=full   # + overrides
+  python scripts/bench_step.py --table pathx         # Path-X (L 16,384) at the paper size: diag, LRU, dense n 256
   python scripts/bench_step.py --config configs/listops.py --profile out/profile   # + a Perfetto trace of a step
   python scripts/bench_step.py --config configs/listops.py --floor   # + the step's matmuls, each timed alone
   python scripts/bench_step.py --config configs/listops.py --hlo step.hlo   # + the compiled step's HLO, to diff
@@ -34,7 +35,8 @@ from tools import bench_step
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/<task>.py[:preset]", lock_config=True)
 _STEPS = flags.DEFINE_integer("steps", 3, "Timed steps after one warm-up step.")
-_TABLE = flags.DEFINE_enum("table", None, ["authors"], "Run a predefined table of configs, one process a row.")
+_TABLE = flags.DEFINE_enum("table", None, sorted(bench_step.TABLES),
+                           "Run a predefined table of configs (tools/bench_step.TABLES), one process a row.")
 _JSON = flags.DEFINE_string("json", None, "Append the row as JSON to this file.")
 _PROFILE = flags.DEFINE_string("profile", None, "Also trace one step with jax.profiler into this directory.")
 _FLOOR = flags.DEFINE_bool("floor", False, "Also time each matmul of the step alone and print their sum.")
@@ -42,25 +44,23 @@ _HLO = flags.DEFINE_string("hlo", None, "Also write the compiled step's HLO, sou
 
 def main(argv):
   del argv
-  if _TABLE.value == "authors":
+  if _TABLE.value:
     out = os.path.abspath(_JSON.value or "bench_step.jsonl")
-    # Overrides given with the table apply to every row: --config configs/listops.py --config.model.remat=full
+    # Overrides given with the table apply to every row: --table authors --config.model.remat=full
     overrides = [arg for arg in sys.argv[1:] if arg.startswith("--config.")]
+    steps = [arg for arg in sys.argv[1:] if arg.startswith("--steps")]
     print(bench_step.HEADER, flush=True)
-    for (recurrence, n_layers, batch_size) in bench_step.AUTHORS:
-      cmd = [sys.executable, os.path.abspath(__file__), "--config", "configs/listops.py",
-             f"--config.model.recurrence={recurrence}", f"--config.model.n_layers={n_layers}",
-             f"--config.train.batch_size={batch_size}", "--config.model.init=" +
-             ("lru_ring" if recurrence == "lru" else "rescaled_glorot"), f"--json={out}", "--quiet_row",
-             *overrides]
+    for config, row_overrides in bench_step.TABLES[_TABLE.value]:
+      cmd = [sys.executable, os.path.abspath(__file__), "--config", config, *row_overrides, f"--json={out}",
+             "--quiet_row", *steps, *overrides]
       proc = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(cmd[1])))
       if proc.returncode:
-        print(f"| {recurrence} {n_layers} {batch_size} | failed: {proc.stderr.strip().splitlines()[-1:]} |")
+        print(f"| {config} {' '.join(row_overrides)} | failed: {proc.stderr.strip().splitlines()[-1:]} |")
         continue
       print(proc.stdout.strip().splitlines()[-1], flush=True)
     return
   if _CONFIG.value is None:
-    sys.exit("usage: bench_step.py --config configs/<task>.py [--config.x=...] | --table authors")
+    sys.exit("usage: bench_step.py --config configs/<task>.py [--config.x=...] | --table {authors,pathx}")
   row = bench_step.bench(_CONFIG.value, _STEPS.value, hlo_path=_HLO.value, profile_dir=_PROFILE.value,
                          floor=_FLOOR.value)
   if _JSON.value:

@@ -7,9 +7,22 @@ import time
 
 # The authors' code (NogaBar/Rescaled_Glorot_for_RNN) timed on the project's 2-core CPU at the ListOps paper
 # config (docs/bench_step.md): seconds a step and peak GB, at 6 layers / batch 32 and at 2 layers / batch 8
-# (time only).
-AUTHORS = {("diag", 6, 32): (19.5, 9.1), ("dense", 6, 32): (12.7, 4.3), ("lru", 6, 32): (19.8, 8.4),
-           ("diag", 2, 8): (1.39, None), ("dense", 2, 8): (0.70, None), ("lru", 2, 8): (1.32, None)}
+# (time only), keyed by (task, recurrence, layers, batch).
+AUTHORS = {("listops", "diag", 6, 32): (19.5, 9.1), ("listops", "dense", 6, 32): (12.7, 4.3),
+           ("listops", "lru", 6, 32): (19.8, 8.4), ("listops", "diag", 2, 8): (1.39, None),
+           ("listops", "dense", 2, 8): (0.70, None), ("listops", "lru", 2, 8): (1.32, None)}
+
+# The predefined tables of `scripts/bench_step.py --table`: per row, a config and its overrides, each row run in
+# a process of its own. "authors": the rows the authors' code was timed at. "pathx": Path-X at the paper size
+# (configs/pathx.py: 6 bidirectional layers, d_model 128, n = 256, batch 32, L = 16,384), the dense recurrence
+# at n = 256 like the others; the LRU with its long ring.
+TABLES = {
+    "authors": [("configs/listops.py", (f"--config.model.recurrence={rec}", f"--config.model.n_layers={layers}",
+                                        f"--config.train.batch_size={batch}",
+                                        "--config.model.init=" + ("lru_ring" if rec == "lru" else "rescaled_glorot")))
+                for (_, rec, layers, batch) in AUTHORS],
+    "pathx": [(f"configs/pathx.py:recurrence={rec}", ()) for rec in ("diag", "lru", "dense")],
+}
 
 
 def _rss_gb() -> float:
@@ -134,7 +147,7 @@ def bench(config, n_steps: int, *, hlo_path: str | None = None, profile_dir: str
 
 def _authors(r: dict) -> tuple[float | None, float | None]:
   """The authors' (seconds, GB) at this row's config, None where they were not measured."""
-  return AUTHORS.get((r["recurrence"], r["n_layers"], r["batch_size"]), (None, None))
+  return AUTHORS.get((r["task"], r["recurrence"], r["n_layers"], r["batch_size"]), (None, None))
 
 
 def floor_table(r: dict) -> str:

@@ -4,7 +4,8 @@
 
 - status.txt: one line a stage, `NAME HOW SECONDS` (HOW: ok, stopped_at_budget, exit_N, skipped_no_budget);
 - NAME.log: a stage's output (its last line is quoted for a stage that did not end ok);
-- scan.jsonl, step.jsonl: the rows of scripts/bench_scan.py and scripts/bench_step.py (`--json`);
+- scan.jsonl, step.jsonl, pathx.jsonl: the rows of scripts/bench_scan.py and scripts/bench_step.py (`--json`; the
+  ListOps and the Path-X paper configs);
 - train/metrics.jsonl, train/results.json: the train.py run.
 
 Its command line is scripts/device_report.py, which device_check.sh calls once the stages are done.
@@ -99,6 +100,10 @@ def render(work: str, prov: dict, tiny: bool, total_s: int) -> str:
             "| recurrence | layers | d_model | n | batch | L | scan | remat | compile s | step s | peak GB |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
   lines += step_lines(read_rows(os.path.join(work, "step.jsonl")))
+  lines += ["", "## Training step (`scripts/bench_step.py`), Path-X paper config" + (" (tiny)" if tiny else ""), "",
+            "| recurrence | layers | d_model | n | batch | L | scan | remat | compile s | step s | peak GB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+  lines += step_lines(read_rows(os.path.join(work, "pathx.jsonl")))
   lines += ["", "## train.py, ListOps paper config" + (" (tiny)" if tiny else ", 200 steps"), ""]
   results_path = os.path.join(work, "train", "results.json")
   results = None

@@ -139,3 +139,12 @@ def test_readme_field_list_is_true():
     found += 1
   assert found >= 20
   assert isinstance(c.model.init_params, ml_collections.ConfigDict)
+
+
+@pytest.mark.parametrize("task, default", [("pathfinder", 32), ("pathx", 128)])
+@pytest.mark.parametrize("preset", ["paper", "cpu"])
+def test_the_resolution_arg_sets_the_images_and_the_length_under_every_preset(task, default, preset):
+  cfg = _parse(config=f"configs/{task}.py:preset={preset}")
+  assert (cfg.data.pathfinder.resolution, cfg.data.max_length) == (default, default ** 2)
+  cfg = _parse(config=f"configs/{task}.py:preset={preset},resolution=256")
+  assert (cfg.data.pathfinder.resolution, cfg.data.max_length) == (256, 65536)

@@ -36,3 +36,17 @@ def test_bench_step_prints_a_row_writes_json_a_trace_the_matmul_floor_and_the_hl
   hlo = (tmp_path / "step.hlo").read_text()
   assert "ENTRY" in hlo and " while(" in hlo  # the program, with the scans' loops
   assert "metadata=" not in hlo and "stack_frame_id" not in hlo and "source_file" not in hlo
+
+
+def test_the_pathx_table_is_path_x_at_the_paper_size_for_each_recurrence():
+  import importlib
+  from tools import bench_step
+  rows = bench_step.TABLES["pathx"]
+  assert [config.split("recurrence=")[1] for config, _ in rows] == ["diag", "lru", "dense"]
+  pathx = importlib.import_module("configs.pathx")
+  for config, overrides in rows:
+    c = pathx.get_config(config.split(":", 1)[1])
+    assert not overrides and c.task == "pathx" and c.data.max_length == 128 ** 2 == 16384
+    assert (c.model.d_hidden, c.model.n_layers, c.model.d_model, c.train.batch_size) == (256, 6, 128, 32)
+  assert bench_step.AUTHORS.get(("pathx", "diag", 6, 32)) is None  # the authors' listops rows stay listops'
+  assert bench_step._authors({"task": "listops", "recurrence": "diag", "n_layers": 6, "batch_size": 32}) == (19.5, 9.1)

@@ -29,12 +29,17 @@ def test_tiny_run_writes_every_stage_to_the_report(tmp_path):
   assert report.startswith("# Device check: cpu (") and "(--tiny, CPU)" in report.splitlines()[0]
   stages = re.search(r"- stages \(name, how it ended, seconds\): (.*)", report).group(1)
   names = {s.split()[0]: s.split()[1] for s in stages.split("; ")}
-  assert names == {"scan_L32_n8": "ok", "step_diag": "ok", "step_dense": "ok", "step_lru": "ok", "train": "ok"}
+  assert names == {"scan_L32_n8": "ok", "step_diag": "ok", "step_dense": "ok", "step_lru": "ok", "pathx_diag": "ok",
+                   "pathx_lru": "ok", "pathx_dense": "ok", "train": "ok"}
   for kind in ("diag", "dense"):
     assert re.search(rf"^\| {kind} \| 32 \| 8 \| 2 \| sequential \| \w+ \| [0-9.]+ \| \d+ \| True \|$", report, re.M)
   for rec in ("diag", "dense", "lru"):
     assert re.search(rf"^\| {rec} \| 1 \| 8 \| 192 \| 2 \| 32 \| auto \| \w+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$",
                      report, re.M)
+  pathx = report.split("Path-X paper config (tiny)")[1]
+  for rec in ("diag", "dense", "lru"):  # the Path-X rows keep the task's 16,384 steps at a tiny width
+    assert re.search(rf"^\| {rec} \| 1 \| 8 \| 192 \| 2 \| 16384 \| auto \| \w+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$",
+                     pathx, re.M), pathx
   tokens = re.search(r"\*\*([0-9,]+) tokens/s\*\*", report)
   assert tokens and int(tokens.group(1).replace(",", "")) > 0
   results = json.loads((work / "train" / "results.json").read_text())
