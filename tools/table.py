@@ -2,7 +2,7 @@
 
 A cell is one (task, row) over seeds: `mean ± std` of the test accuracy (%) at the best validation evaluation
 (as train.py stores it), std the population std over seeds (numpy's default, ddof=0); `– (k/n div.)` when k of
-the n seeds diverged; `missing` when no seed has a result; `mean ± std (k/n)` when only k of n seeds finished.
+the n seeds diverged (with the steps they diverged at); `missing` when no seed has a result; `mean ± std (k/n)` when only k of n seeds finished.
 Each run's `provenance` (lra.provenance, in its results.json or config.json) says its commit and devices; the
 table names them and warns when its runs came from more than one.
 """
@@ -68,6 +68,7 @@ class Record:
   source: str = ""
   commit: str | None = None       # lra.provenance.describe_commit of the run; None: it recorded no provenance
   devices: str | None = None      # lra.provenance.describe_devices of the run
+  diverged_step: int | None = None  # the first non-finite training step of a diverged run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Cell:
   trained: tuple[float, ...]      # test accuracies (%) of finished, non-diverged seeds
   diverged_seeds: tuple[int, ...]
   unfinished_seeds: tuple[int, ...]  # started, no final results yet
+  diverged_steps: tuple[int | None, ...] = ()  # per diverged seed, the step it diverged at
 
   @property
   def n_expected(self) -> int:
@@ -107,7 +109,9 @@ class Cell:
   def text(self) -> str:
     n = max(self.n_expected, len(self.trained) + len(self.diverged_seeds))
     if self.status == "diverged":
-      return f"{DASH} ({len(self.diverged_seeds)}/{n} div.)"
+      steps = sorted({s for s in self.diverged_steps if s is not None})
+      at = (", step " if len(steps) == 1 else ", steps ") + ", ".join(map(str, steps)) if steps else ""
+      return f"{DASH} ({len(self.diverged_seeds)}/{n} div.{at})"
     if self.status == "missing":
       return "missing"
     text = f"{self.mean:.2f} ± {self.std:.2f}"
@@ -156,7 +160,8 @@ def _record_from(results: dict, *, label: str, source: str, prov: dict | None = 
                 test_accuracy=_percent(_accuracy(results, "test")),
                 best_val_accuracy=_percent(_accuracy(results, "best_val")), wall_s=results.get("wall_s"),
                 source=source, commit=provenance_lib.describe_commit(prov) if prov else None,
-                devices=provenance_lib.describe_devices(prov) if prov else None)
+                devices=provenance_lib.describe_devices(prov) if prov else None,
+                diverged_step=results.get("diverged_step"))
 
 
 def _read_json(path: str) -> dict | None:
@@ -282,6 +287,7 @@ def aggregate(records: Iterable[Record], *, expected_runs: Sequence[sweep.Run] =
       cells[(task, label)] = Cell(
           task=task, label=label, expected_seeds=tuple(expected), trained=trained,
           diverged_seeds=tuple(s for s in sorted(found) if found[s].diverged),
+          diverged_steps=tuple(found[s].diverged_step for s in sorted(found) if found[s].diverged),
           unfinished_seeds=tuple(s for s in sorted(found) if not found[s].finished and not found[s].diverged))
   return list(tasks), list(labels), cells
 
@@ -353,7 +359,7 @@ def to_markdown(tasks, labels, cells, *, published: bool = True, prov: dict | No
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(row) + " |" for row in _body_rows(tasks, labels, cells, published)]
   notes = ["", "Test accuracy (%) at the best validation evaluation, mean ± std (ddof=0) over seeds; "
-           f"{DASH} (k/n div.): k of n seeds diverged (a non-finite training step); (k/n): only k of n seeds finished."]
+           f"{DASH} (k/n div., step s): k of n seeds diverged, at training step s (a non-finite step); (k/n): only k of n seeds finished."]
   if published:
     notes.append("paper: " + "; ".join(f"({k}) {v}" for k, v in PUBLISHED_SOURCES.items()) + ".")
   notes += [f"{line[:1].upper()}{line[1:]}." for line in runs_from]
