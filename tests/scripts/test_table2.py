@@ -92,6 +92,26 @@ def test_reproduce_script_lists_the_issue_grid(tmp_path):
   assert not (tmp_path / "t2" / "copy").exists()  # a dry run writes no run
 
 
+def test_inits_script_lists_every_other_initializer_and_the_advised_setting(tmp_path):
+  """The issue's rows: 7 diagonal and 4 dense initializers on the three tasks, and the dense advised setting that is
+  no row (lru_ring 0.9-0.999) on forecast; PART=diag runs the diagonal ones only."""
+  repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  def workdirs(part):
+    out = subprocess.run(["bash", "scripts/reproduce_cpu_inits.sh", str(tmp_path / "t"), "--dry-run"], cwd=repo,
+                         capture_output=True, text=True, check=True, timeout=300,
+                         env=dict(os.environ, SEEDS="1", PART=part)).stdout
+    return {line.split("--workdir ")[1].split()[0][len(str(tmp_path / "t")) + 1:] for line in out.splitlines()
+            if "--workdir" in line}
+  diag = {f"{task}/diag-{row}/seed1" for task in ("copy", "adding", "forecast") for row in (
+      "orthogonal", "truncated_glorot", "s4d_lin", "s4d_inv", "hippo_n", "spectral_glorot-radius0.999",
+      "calibrated_glorot-delta0.05")}
+  dense = {f"{task}/dense-{row}/seed1" for task in ("copy", "adding", "forecast") for row in (
+      "orthogonal", "truncated_glorot", "spectral_glorot-radius0.999", "calibrated_glorot-delta0.05")}
+  dense.add("forecast/dense-lru_ring-r_min0.9-r_max0.999/seed1")
+  assert workdirs("diag") == diag and workdirs("all") == diag | dense
+  assert not (tmp_path / "t").exists()
+
+
 def test_rollout_plot_takes_the_envelope_over_examples_and_seeds(tmp_path):
   rollouts = {0: [[1.0, -2.0], [3.0, 0.5], [-9.0, 1.0]], 1: [[4.0, 0.0], [1.0, 1.0], [np.inf, 0.0]]}
   for seed, forecasts in rollouts.items():
