@@ -22,6 +22,7 @@ from `np.random.SeedSequence(seed, spawn_key=(index,))`: the same image whatever
 """
 
 import dataclasses
+import functools
 import math
 import multiprocessing
 import os
@@ -206,10 +207,12 @@ class _Occupancy:
   def stamp_disc(self, centre, radius: float):
     self.stamp_segment(centre, centre, radius)
 
-  def hit(self, points) -> np.ndarray:
-    """Whether each point (..., 2) (row, col pixels, at most `pad` off the image) lies in a True cell."""
+  def hit(self, points, other: "_Occupancy | None" = None) -> np.ndarray:
+    """Whether each point (..., 2) (row, col pixels, at most `pad` off the image) lies in a True cell (of this
+    grid or of `other`, a grid of the same size: the cell indices are computed once)."""
     index = ((points + (0.5 + self.pad)) * GRID).astype(int)
-    return self.cells[index[..., 0], index[..., 1]]
+    rows, cols = index[..., 0], index[..., 1]
+    return self.cells[rows, cols] if other is None else self.cells[rows, cols] | other.cells[rows, cols]
 
   def flat_to_point(self, cells: np.ndarray, jitter: np.ndarray) -> np.ndarray:
     """(row, col) pixels of flat cell indices, placed at `jitter` (in [0, 1) per axis) inside each cell."""
@@ -240,6 +243,23 @@ class _Canvas:
     self.wide.stamp_disc(point, self.p.clearance + 2 * self.p.marker_radius)
 
 
+@functools.lru_cache(maxsize=64)
+def _grow_constants(paddle_length: float, continuity: float, num_turns: int, margin: int) -> tuple:
+  """What `_grow` computes from the law alone, once per law and margin: the sample points along a paddle, the
+  largest turn, the candidate turns and their spacing, the directions of a first paddle, the look-ahead fan and
+  its reach. The arrays are shared: read only."""
+  steps = np.linspace(0.0, 1.0, int(math.ceil(paddle_length * GRID)) + 1)[None, :, None]
+  max_turn = math.pi / (2 * continuity)
+  base_turns = np.linspace(-max_turn, max_turn, num_turns)
+  turn_spacing = 2 * max_turn / num_turns
+  around = 2 * math.pi / num_turns * np.arange(num_turns)
+  fan = np.repeat([-max_turn / 2, 0.0, max_turn / 2], 3)[:, None]   # (9, 1) look-ahead directions
+  reach = np.tile([1.0, 2.0, 3.0], 3)[:, None, None] * (margin + paddle_length)
+  for array in (steps, base_turns, around, fan, reach):
+    array.flags.writeable = False
+  return steps, max_turn, base_turns, turn_spacing, around, fan, reach
+
+
 def _grow(rng, canvas: _Canvas, tail, num: int, margin: int, *, marked: bool, near=None, wide=None):
   """Grows one contour of `num` paddles from `tail`; returns (starts, ends) or None when it fails.
 
@@ -253,13 +273,8 @@ def _grow(rng, canvas: _Canvas, tail, num: int, margin: int, *, marked: bool, ne
   own = _Occupancy(p.resolution, canvas.pad, None)
   starts, ends = [], []
   head, angle = np.asarray(tail, float), None
-  steps = np.linspace(0.0, 1.0, int(math.ceil(p.paddle_length * GRID)) + 1)[None, :, None]
-  max_turn = math.pi / (2 * p.continuity)
-  base_turns = np.linspace(-max_turn, max_turn, p.num_turns)
-  turn_spacing = 2 * max_turn / p.num_turns
-  around = 2 * math.pi / p.num_turns * np.arange(p.num_turns)
-  fan = np.repeat([-max_turn / 2, 0.0, max_turn / 2], 3)[:, None]   # (9, 1) look-ahead directions
-  reach = np.tile([1.0, 2.0, 3.0], 3)[:, None, None] * (margin + p.paddle_length)
+  steps, max_turn, base_turns, turn_spacing, around, fan, reach = _grow_constants(
+      p.paddle_length, p.continuity, p.num_turns, margin)
   for i in range(num):
     gap = 0.0 if i == 0 else float(margin)
     chosen = None
@@ -276,7 +291,7 @@ def _grow(rng, canvas: _Canvas, tail, num: int, margin: int, *, marked: bool, ne
       a = head + gap * unit
       b = a + p.paddle_length * unit
       points = a[:, None] + steps * (b - a)[:, None]                      # (K, P, 2)
-      blocked = (near.hit(points) | own.hit(points)).any(-1)
+      blocked = near.hit(points, own).any(-1)
       if marked and i == num - 1:
         blocked |= wide.hit(b)
       # Free space ahead: the share of look-ahead heads 1-3 steps on (straight, and half the largest turn either
@@ -285,7 +300,7 @@ def _grow(rng, canvas: _Canvas, tail, num: int, margin: int, *, marked: bool, ne
       ahead = np.empty(ahead_directions.shape + (2,))
       ahead[..., 0], ahead[..., 1] = np.sin(ahead_directions), np.cos(ahead_directions)
       ahead = b[None] + reach * ahead
-      free_space = (FREE_SPACE_FLOOR + 1.0) - (near.hit(ahead) | own.hit(ahead)).sum(0) * (1.0 / len(fan))
+      free_space = (FREE_SPACE_FLOOR + 1.0) - near.hit(ahead, own).sum(0) * (1.0 / len(fan))
       weights = np.where(blocked, 0.0, turn_weight * free_space)
       cumulative = np.cumsum(weights)
       if cumulative[-1] > 0:
