@@ -9,6 +9,8 @@ diverged runs are skipped, interrupted ones resume.
 
 import dataclasses
 import datetime
+import functools
+import importlib
 import itertools
 import json
 import os
@@ -196,6 +198,40 @@ def table1_rows(recurrences: Sequence[str] | None = None, inits: Sequence[str] |
   return rows
 
 
+@functools.lru_cache(maxsize=None)
+def recurrence_overrides(task: str, preset: str, recurrence: str) -> tuple[tuple[str, str], ...]:
+  """The fields `configs/<task>.py:<preset>,recurrence=<recurrence>` sets beyond the recurrence and its init, as
+  overrides (e.g. Pathfinder's LRU ring 0.999-0.9999): a sweep passes the recurrence as an override, so what the
+  config arg would have changed with it is passed too. () for a config without a `recurrence` arg."""
+  from configs.errors import ConfigError
+  module = importlib.import_module(f"configs.{task}")
+  if "recurrence=" in preset:
+    return ()
+  try:
+    plain = module.get_config(preset or None) if preset else module.get_config()
+    with_rec = module.get_config(f"{preset},recurrence={recurrence}" if preset else f"recurrence={recurrence}")
+  except ConfigError:
+    return ()
+  plain, with_rec = _flatten(plain.to_dict()), _flatten(with_rec.to_dict())
+  return tuple((key, _override_text(value)) for key, value in sorted(with_rec.items())
+               if key not in (RECURRENCE_KEY, INIT_KEY) and value is not None and plain.get(key) != value)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f"{prefix}{key}."))
+    else:
+      flat[f"{prefix}{key}"] = value
+  return flat
+
+
+def _override_text(value) -> str:
+  """A config value as `--config.<key>=<text>` takes it back (repr for floats: every digit)."""
+  return repr(value) if isinstance(value, float) else str(value)
+
+
 def expand(root: str, *, tasks: Sequence[str] = TABLE1_TASKS, rows: Sequence[Row] = TABLE1_ROWS,
            seeds: Sequence[int] = (0, 1, 2), preset: str = "", axes: Sequence[tuple[str, Sequence[str]]] = (),
            overrides: Sequence[tuple[str, str] | tuple[str | None, str, str]] = ()) -> list[Run]:
@@ -227,8 +263,11 @@ def expand(root: str, *, tasks: Sequence[str] = TABLE1_TASKS, rows: Sequence[Row
   combos = [tuple(zip(axis_keys, values)) for values in itertools.product(*[vals for _, vals in axes])]
   runs = []
   for task, row, combo, seed in itertools.product(tasks, rows, combos, seeds):
+    given = [(k, str(v)) for t, k, v in overrides if t in (None, task)]
+    taken = set(axis_keys) | {k for k, _ in given}
+    implied = [(k, v) for k, v in recurrence_overrides(task, preset, row.recurrence) if k not in taken]
     run = Run(task=task, row=row, seed=int(seed), preset=preset, axes=tuple((k, str(v)) for k, v in combo),
-              overrides=tuple((k, str(v)) for t, k, v in overrides if t in (None, task)), workdir="")
+              overrides=tuple(implied + given), workdir="")
     runs.append(dataclasses.replace(run, workdir=os.path.join(root, task, run.label, f"seed{run.seed}")))
   workdirs = [r.workdir for r in runs]
   if len(set(workdirs)) != len(workdirs):

@@ -112,6 +112,28 @@ def test_task_scoped_overrides():
   assert sum(len(sweep.grid_points(c)) for c in configs) == len(runs)
 
 
+def test_an_lru_row_gets_what_the_config_sets_for_the_lru_unless_the_grid_sets_it():
+  """Pathfinder's config gives the LRU its long ring under `recurrence=lru`; a sweep names the recurrence by an
+  override, so the ring comes as overrides: the run's config is the config arg's, field for field."""
+  from tests.configs.test_configs import _parse
+  runs = sweep.expand("r", tasks=["pathfinder", "listops"], rows=[sweep.Row("lru", "lru_ring"),
+                                                                  sweep.Row("diag", "glorot")], seeds=[0],
+                      preset="cpu")
+  by_name = {run.name: run for run in runs}
+  assert by_name["listops/lru-lru_ring/seed0"].overrides == by_name["pathfinder/diag-glorot/seed0"].overrides == ()
+  run = by_name["pathfinder/lru-lru_ring/seed0"]
+  got = _parse(*[f"--config.{k}={v}" for k, v in run.config_overrides()], config=run.config_arg)
+  want = _parse(config="configs/pathfinder.py:preset=cpu,recurrence=lru")
+  assert want.model.init_params.r_min == 0.999 and want.model.init_params.r_max == 0.9999
+  want.seed = 0
+  assert got.to_dict() == want.to_dict()
+  # An axis (or an override) on one of those fields wins over the config's value, and the workdir names it.
+  run, = sweep.expand("r", tasks=["pathfinder"], rows=[sweep.Row("lru", "lru_ring")], seeds=[0], preset="cpu",
+                      axes=[("model.init_params.r_min", ["0.9"])])
+  assert dict(run.config_overrides())["model.init_params.r_min"] == "0.9" and "r_min0.9" in run.workdir
+  assert [k for k, _ in run.config_overrides()].count("model.init_params.r_min") == 1
+
+
 def test_row_selection_filters_or_crosses():
   only_inits = sweep.table1_rows(inits=["glorot", "rescaled_glorot"])
   assert [r.name for r in only_inits] == ["dense-glorot", "dense-rescaled_glorot", "diag-glorot",
