@@ -94,7 +94,7 @@ def test_reproduce_script_lists_the_issue_grid(tmp_path):
 
 def test_inits_script_lists_every_other_initializer_and_the_advised_setting(tmp_path):
   """The issue's rows: 7 diagonal and 4 dense initializers on the three tasks, and the dense advised setting that is
-  no row (lru_ring 0.9-0.999) on forecast; PART=diag runs the diagonal ones only."""
+  no row (lru_ring 0.9-0.999) on forecast; a PART other than all / diag / dense is a one-line error."""
   repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   def workdirs(part):
     out = subprocess.run(["bash", "scripts/reproduce_cpu_inits.sh", str(tmp_path / "t"), "--dry-run"], cwd=repo,
@@ -108,8 +108,11 @@ def test_inits_script_lists_every_other_initializer_and_the_advised_setting(tmp_
   dense = {f"{task}/dense-{row}/seed1" for task in ("copy", "adding", "forecast") for row in (
       "orthogonal", "truncated_glorot", "spectral_glorot-radius0.999", "calibrated_glorot-delta0.05")}
   dense.add("forecast/dense-lru_ring-r_min0.9-r_max0.999/seed1")
-  assert workdirs("diag") == diag and workdirs("all") == diag | dense
+  assert workdirs("all") == diag | dense
   assert not (tmp_path / "t").exists()
+  bad = subprocess.run(["bash", "scripts/reproduce_cpu_inits.sh", str(tmp_path / "t"), "--dry-run"], cwd=repo,
+                       capture_output=True, text=True, timeout=60, env=dict(os.environ, PART="dens"))
+  assert bad.returncode == 2 and bad.stderr.strip() == "reproduce_cpu_inits.sh: PART=dens; valid: all, diag, dense"
 
 
 def test_rollout_plot_takes_the_envelope_over_examples_and_seeds(tmp_path):
