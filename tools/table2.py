@@ -284,7 +284,8 @@ MEMORY_PANELS = {
 
 def plot_memory(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = ("copy", "forecast")) -> dict:
   """Each finished run's memory at initialization (x, log; an infinite memory drawn at the right edge, "∞")
-  against its task's result (y), a point per run coloured by row, with Spearman's rank correlation over the runs
+  against its task's result (y), a point per run coloured by row (rows of one memory drawn side by side, a few
+  percent apart), with Spearman's rank correlation over the runs
   (infinite memories rank above every finite one). Diverged runs and runs without a memory are left out (counted
   in the title). Returns {task: (spearman rho, p-value, number of runs)}; rho is None below 3 runs."""
   import matplotlib
@@ -305,9 +306,13 @@ def plot_memory(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = ("cop
     left_out = sum(r["task"] == task for r in runs) - len(points)
     finite = [m for m, _, _ in points if math.isfinite(m)]
     infinity = 10 * max(finite) if finite else 1.0  # where an infinite memory is drawn
-    for memory, value, label in points:
-      ax.scatter(infinity if math.isinf(memory) else memory, value, color=colors[label], s=24,
-                 marker="s" if label.startswith("dense") else "o")
+    drawn = [infinity if math.isinf(m) else m for m, _, _ in points]
+    place = [round(math.log10(x), 2) for x in drawn]  # within 2%: one place
+    for x, at, (_, value, label) in zip(drawn, place, points):
+      # Rows that share a memory (s4d_lin / s4d_inv / hippo_n; every infinite one) are drawn side by side.
+      same = sorted({lab for other, (_, _, lab) in zip(place, points) if other == at})
+      shift = 10 ** (0.06 * (same.index(label) - (len(same) - 1) / 2))
+      ax.scatter(x * shift, value, color=colors[label], s=24, marker="s" if label.startswith("dense") else "o")
     if len(points) >= 3:
       rho, p_value = stats.spearmanr([m for m, _, _ in points], [v for _, v, _ in points])
       correlations[task] = (float(rho), float(p_value), len(points))
@@ -315,13 +320,13 @@ def plot_memory(runs: Sequence[dict], out_png: str, tasks: Sequence[str] = ("cop
     else:
       correlations[task] = (None, None, len(points))
       text = f"{len(points)} runs: too few for a rank correlation"
-    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=9,
-            bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
     if any(math.isinf(m) for m, _, _ in points):
       ax.axvline(infinity, color="grey", linestyle=":", linewidth=0.8)
       ax.text(infinity, 0.02, " ∞", transform=ax.get_xaxis_transform(), color="grey")
     ax.set(xscale="log", yscale="log" if log else "linear", xlabel="memory at initialization -1/log ρ (steps)",
-           ylabel=ylabel, title=task + (f" ({left_out} diverged or unpredicted runs left out)" if left_out else ""))
+           ylabel=ylabel)
+    ax.set_title(task + (f" ({left_out} diverged or unpredicted runs left out)" if left_out else "") + "\n" + text,
+                 fontsize=10)
   handles = [plt.Line2D([], [], color=colors[label], marker="s" if label.startswith("dense") else "o",
                         linestyle="", label=label) for label in labels]
   fig.legend(handles=handles, loc="outside right center", fontsize=7)
