@@ -21,6 +21,8 @@ import subprocess
 import time
 from collections.abc import Iterable, Sequence
 
+from flax import traverse_util
+
 import inits as inits_lib
 from lra.tasks import task_names
 from models import RECURRENCES
@@ -212,19 +214,9 @@ def recurrence_overrides(task: str, preset: str, recurrence: str) -> tuple[tuple
     with_rec = module.get_config(f"{preset},recurrence={recurrence}" if preset else f"recurrence={recurrence}")
   except ConfigError:
     return ()
-  plain, with_rec = _flatten(plain.to_dict()), _flatten(with_rec.to_dict())
+  plain, with_rec = (traverse_util.flatten_dict(c.to_dict(), sep=".") for c in (plain, with_rec))
   return tuple((key, _override_text(value)) for key, value in sorted(with_rec.items())
                if key not in (RECURRENCE_KEY, INIT_KEY) and value is not None and plain.get(key) != value)
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-  flat = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      flat.update(_flatten(value, f"{prefix}{key}."))
-    else:
-      flat[f"{prefix}{key}"] = value
-  return flat
 
 
 def _override_text(value) -> str:
