@@ -1,5 +1,5 @@
 """Shared pytest set-up: CPU JAX, wandb disabled, one BLAS thread, a compilation cache for the processes the
-tests start, and a float64 fixture."""
+tests start, a float64 fixture, and the slow tests scheduled first."""
 
 import os
 
@@ -30,6 +30,12 @@ def x64():
   """Runs a test with float64 enabled, without leaking the setting into other tests."""
   with jax.enable_x64(True):
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+  """The SLURM tests first, then the slow ones, the others in their order: xdist hands tests out in this order, so
+  the minute-long ones then run beside the short ones instead of one after another at the end."""
+  items.sort(key=lambda item: 0 if item.get_closest_marker("slurm") else 1 if item.get_closest_marker("slow") else 2)
 
 
 def pytest_sessionfinish(session):
