@@ -48,11 +48,10 @@ def main(argv):
     out = os.path.abspath(_JSON.value or "bench_step.jsonl")
     # Overrides given with the table apply to every row: --table authors --config.model.remat=full
     overrides = [arg for arg in sys.argv[1:] if arg.startswith("--config.")]
-    steps = [arg for arg in sys.argv[1:] if arg.startswith("--steps")]
     print(bench_step.HEADER, flush=True)
     for config, row_overrides in bench_step.TABLES[_TABLE.value]:
       cmd = [sys.executable, os.path.abspath(__file__), "--config", config, *row_overrides, f"--json={out}",
-             "--quiet_row", *steps, *overrides]
+             "--quiet_row", f"--steps={_STEPS.value}", *overrides]
       proc = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(cmd[1])))
       if proc.returncode:
         print(f"| {config} {' '.join(row_overrides)} | failed: {proc.stderr.strip().splitlines()[-1:]} |")

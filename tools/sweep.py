@@ -210,7 +210,7 @@ def recurrence_overrides(task: str, preset: str, recurrence: str) -> tuple[tuple
   if "recurrence=" in preset:
     return ()
   try:
-    plain = module.get_config(preset or None) if preset else module.get_config()
+    plain = module.get_config(preset) if preset else module.get_config()
     with_rec = module.get_config(f"{preset},recurrence={recurrence}" if preset else f"recurrence={recurrence}")
   except ConfigError:
     return ()
