@@ -8,7 +8,8 @@
 # Re-running resumes: finished and diverged runs are skipped. Environment: SEEDS (default 0,1,2), TASKS (default
 # copy,adding,forecast), TABLE (0: no table at the end, for scripts that draw it once). A subset: e.g.
 # --axis model.recurrence=diag --axis model.init=glorot,diag_uniform.
-# Writes ROOT/table2.md, ROOT/table2.png (validation curves) and ROOT/table2_rollouts.png (forecast rollouts);
+# Writes ROOT/table2.md, ROOT/table2.png (validation curves), ROOT/table2_rollouts.png (forecast rollouts) and
+# ROOT/table2_memory.png (memory at initialization against copy accuracy and forecast ratio);
 # docs/table2_cpu.md records what was run of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ python scripts/sweep.py --root "$ROOT" --preset cpu --tasks "$TASKS" --seeds "$S
 case " $* " in *" --dry-run "*) exit "$status";; esac
 if [[ "${TABLE:-1}" == 0 ]]; then exit "$status"; fi
 python scripts/table2.py --root "$ROOT" --out "$ROOT/table2.md" --plot "$ROOT/table2.png" \
-  --plot-rollouts "$ROOT/table2_rollouts.png"
+  --plot-rollouts "$ROOT/table2_rollouts.png" --plot-memory "$ROOT/table2_memory.png"
 echo "reproduce_cpu_tasks.sh: wall time $(( $(date +%s) - start )) s on $(nproc) cores," \
   "commit $(git rev-parse --short HEAD)"
 exit "$status"

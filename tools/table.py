@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from lra import provenance as provenance_lib
 from lra import wandb_auth
+from tools import cells
 from tools import sweep
 
 TASKS = sweep.TABLE1_TASKS  # the columns
@@ -51,7 +52,7 @@ RECURRENCE_TITLES = {"dense": "Dense", "diag": "Diagonal", "lru": "LRU"}
 INIT_TITLES = {"glorot": "Glorot", "glorot_half": "Glorot/2", "rescaled_glorot": "rescaled Glorot",
                "diag_uniform": "uniform", "lru_ring": "LRU ring", "truncated_glorot": "truncated Glorot",
                "calibrated_glorot": "calibrated Glorot"}
-DASH = "–"
+DASH = cells.DASH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,9 +110,7 @@ class Cell:
   def text(self) -> str:
     n = max(self.n_expected, len(self.trained) + len(self.diverged_seeds))
     if self.status == "diverged":
-      steps = sorted({s for s in self.diverged_steps if s is not None})
-      at = (", step " if len(steps) == 1 else ", steps ") + ", ".join(map(str, steps)) if steps else ""
-      return f"{DASH} ({len(self.diverged_seeds)}/{n} div.{at})"
+      return cells.diverged_cell(len(self.diverged_seeds), n, self.diverged_steps)
     if self.status == "missing":
       return "missing"
     text = f"{self.mean:.2f} ± {self.std:.2f}"

@@ -2,7 +2,7 @@
 
 Columns: copy test per-symbol accuracy (chance 1/8), adding test MSE (the constant predictor's beside it),
 forecast test MSE relative to persistence (< 1 beats it) and how many rollouts left the bounded range. A cell
-is mean ± std over the finished seeds; "–" with the count when seeds diverged; "n/r" when no run is there.
+is mean ± std over the finished seeds; "–" with the count (and the steps) when seeds diverged; "n/r" when no run is there.
 A second table gives each run's largest state |h_t| (over layers) at its last validation, from metrics.jsonl:
 where an explosion stays below float32's overflow it shows there rather than as a divergence.
 `plot_curves` draws every row's validation curve per task (mean over seeds) with the task's baseline, and
@@ -21,6 +21,8 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
+
+from tools import cells
 
 LONG_HORIZON_TASKS = ("copy", "adding", "forecast")  # Table 2's columns
 
@@ -114,12 +116,12 @@ def memory_cell(results: Sequence[dict]) -> str:
 
 
 def cell(results: Sequence[dict], key: str, digits: int) -> str:
-  """mean ± std of `key` over the runs that did not diverge; '–' with the count when some diverged."""
-  diverged = sum(bool(r["diverged"]) for r in results)
+  """mean ± std of `key` over the runs that did not diverge; '–' with the count and steps when some diverged."""
+  diverged = [r for r in results if r["diverged"]]
   if not results:
     return "n/r"
   if diverged:
-    return f"– ({diverged}/{len(results)} div.)"
+    return cells.diverged_cell(len(diverged), len(results), [r.get("diverged_step") for r in diverged])
   values = np.array([r[key] for r in results], float)
   std = f" ± {values.std():.{digits}f}" if len(values) > 1 else ""
   return f"{values.mean():.{digits}f}{std} ({len(values)} seed{'s' if len(values) > 1 else ''})"

@@ -33,9 +33,12 @@ def predictor_cache(tmp_path_factory, monkeypatch):
 def test_cells_baselines_and_rollouts(tmp_path):
   write(tmp_path, "copy", "diag-diag_uniform", 0, test_metric=0.9, chance_accuracy=0.125)
   write(tmp_path, "copy", "diag-diag_uniform", 1, test_metric=0.7, chance_accuracy=0.125)
-  write(tmp_path, "copy", "diag-glorot", 0, diverged=True, test_metric=None)
+  write(tmp_path, "copy", "diag-glorot", 0, diverged=True, test_metric=None, diverged_step=412)
   write(tmp_path, "copy", "diag-glorot", 1, test_metric=0.2)
   write(tmp_path, "adding", "diag-glorot", 0, test_metric=0.04, constant_one_test_mse=0.17)
+  write(tmp_path, "adding", "dense-glorot", 0, diverged=True, test_metric=None, diverged_step=9)
+  write(tmp_path, "adding", "dense-glorot", 1, diverged=True, test_metric=None, diverged_step=3)
+  write(tmp_path, "adding", "dense-glorot", 2, diverged=True, test_metric=None)  # an older run: no step recorded
   write(tmp_path, "forecast", "diag-glorot", 0, test_mse_over_persistence=0.5, rollout_left_range=True,
         rollout_left_at_step=37, rollout_steps=4096)
   markdown = table2.to_markdown(table2.read_runs(str(tmp_path)))
@@ -43,7 +46,8 @@ def test_cells_baselines_and_rollouts(tmp_path):
   rows = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in results_table.splitlines()
           if line.startswith("| ")}
   assert rows["diag-diag_uniform"][0] == "0.800 ± 0.100 (2 seeds)" and rows["diag-diag_uniform"][1] == "n/r"
-  assert rows["diag-glorot"][:2] == ["– (1/2 div.)", "0.040 (1 seed)"]
+  assert rows["diag-glorot"][:2] == ["– (1/2 div., step 412)", "0.040 (1 seed)"]
+  assert rows["dense-glorot"][1] == "– (3/3 div., steps 3, 9)"
   assert rows["diag-glorot"][2:] == ["0.500 (1 seed)", "1/1 left (from step 37)", "n/r |"]  # no width: no memory
   assert rows["baseline"][:2] == ["chance 0.125", "constant 1 0.170"]
   assert "commits: abcdef0; CPU: Test CPU" in markdown
