@@ -51,7 +51,7 @@ TASK_TITLES = {"listops": "ListOps", "scifar": "sCIFAR", "imdb": "IMDB"}
 RECURRENCE_TITLES = {"dense": "Dense", "diag": "Diagonal", "lru": "LRU"}
 INIT_TITLES = {"glorot": "Glorot", "glorot_half": "Glorot/2", "rescaled_glorot": "rescaled Glorot",
                "diag_uniform": "uniform", "lru_ring": "LRU ring", "truncated_glorot": "truncated Glorot",
-               "calibrated_glorot": "calibrated Glorot"}
+               "calibrated_glorot": "calibrated Glorot", "spectral_glorot": "spectral Glorot"}
 DASH = cells.DASH
 
 
@@ -179,11 +179,23 @@ def load_manifests(root: str) -> list[sweep.Run]:
   return list(runs.values())
 
 
+def _label_from_layout(workdir: str, results: dict, row: str) -> str:
+  """The label of a run in a sweep's layout `<task>/<label>/seed<k>` where that path agrees with its results (task,
+  seed, and a label that is its row `row` or `row` with axes); `row` for a workdir laid out otherwise."""
+  parent = os.path.dirname(workdir)
+  label, task = os.path.basename(parent), os.path.basename(os.path.dirname(parent))
+  if (os.path.basename(workdir) == f"seed{results.get('seed')}" and task == results.get("task")
+      and (label == row or label.startswith(row + "-"))):
+    return label
+  return row
+
+
 def collect_local(root: str) -> tuple[list[Record], list[sweep.Run]]:
   """Records from every `results.json` under `root`, plus the runs the sweep manifests there expect.
 
-  A run's row label comes from its manifest entry when there is one (it names extra axes), else from
-  results.json and config.json (recurrence, init, recurrent_layer_norm). Workdirs with no results.json yet but
+  A run's row label comes from its manifest entry when there is one (it names extra axes), else from the sweep's
+  folder layout `<task>/<label>/seed<k>` (a root that several sweeps wrote keeps only the last one's manifest),
+  else from results.json and config.json (recurrence, init, recurrent_layer_norm). Workdirs with no results.json yet but
   with a checkpoint or metrics count as unfinished.
   """
   runs = load_manifests(root)
@@ -197,7 +209,7 @@ def collect_local(root: str) -> tuple[list[Record], list[sweep.Run]]:
     if label is None:
       layer_norm = results["recurrent_layer_norm"] if "recurrent_layer_norm" in results else (
           config is not None and config["model"]["recurrent_layer_norm"])
-      label = row_label(results["recurrence"], results["init"], bool(layer_norm))
+      label = _label_from_layout(workdir, results, row_label(results["recurrence"], results["init"], bool(layer_norm)))
     prov = results.get("provenance") or (config or {}).get("provenance")  # absent in runs that predate it
     records.append(_record_from(results, label=label, source=workdir, prov=prov))
   have = {os.path.normpath(r.source) for r in records}

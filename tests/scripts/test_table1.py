@@ -99,6 +99,26 @@ def test_planned_runs_mark_missing_seeds_and_rows(tmp_path):
   assert table.row_title(labels[1]) == "LRU, LRU ring, lr_factor0.1"
 
 
+def test_rows_of_an_earlier_sweep_in_the_same_root_keep_their_axes(tmp_path):
+  """Each sweep rewrites the root's manifest: the runs of the sweeps before it take their label from their folder."""
+  root = str(tmp_path / "runs")
+  _write_run(root, "listops", "dense-lru_ring-r_max0.999-r_min0.9", 0, acc=0.3)  # an earlier sweep's two settings
+  _write_run(root, "listops", "dense-lru_ring-r_max0.9-r_min0.4", 0, acc=0.2)
+  runs = sweep.expand(root, tasks=["listops"], rows=[sweep.Row("diag", "spectral_glorot")], seeds=[0], preset="cpu",
+                      axes=[("model.init_params.radius", ["0.999"])])
+  sweep.write_manifest(os.path.join(root, "sweep_local.json"), runs, program=["python", "train.py"], repo_dir=root,
+                       prov=sweep.provenance("test"))
+  _write_run(root, "listops", "diag-spectral_glorot-radius0.999", 0, acc=0.4)
+  _write_run(str(tmp_path / "elsewhere"), "listops", "diag-glorot", 0, acc=0.1)  # a workdir outside the layout
+  os.rename(os.path.join(tmp_path, "elsewhere", "listops", "diag-glorot", "seed0"), os.path.join(root, "my_run"))
+  records, planned = table.collect_local(root)
+  tasks, labels, cells = table.aggregate(records, expected_runs=planned)
+  assert sorted(labels) == ["dense-lru_ring-r_max0.9-r_min0.4", "dense-lru_ring-r_max0.999-r_min0.9", "diag-glorot",
+                            "diag-spectral_glorot-radius0.999"]
+  assert cells[("listops", "dense-lru_ring-r_max0.9-r_min0.4")].text() == "20.00 ± 0.00"
+  assert table.row_title("diag-spectral_glorot-radius0.999") == "Diagonal, spectral Glorot, radius0.999"
+
+
 def test_renderers_and_published_numbers(results_root):
   tasks, labels, cells = table.aggregate(table.collect_local(results_root)[0], seeds=[0, 1, 2])
   prov = dict(command="table1.py --root x", commit="abc123", created="now")
