@@ -246,7 +246,8 @@ def train_until(r: Run) -> None:
         metrics = jax.device_get(train_batch(r, batch))
         if not metrics["finite"]:
           r.diverged_step = r.step + 1
-          r.logger.log(r.diverged_step, {"train/loss": metrics["loss"], "diverged": 1.0, **_state_stats(metrics)})
+          r.logger.log(r.diverged_step, {"train/loss": metrics["loss"], "diverged": 1.0, **_state_stats(metrics),
+                                         **spectral_radii(r)})  # the radii of the parameters that overflowed
           return
         r.step += 1
         p.step_in_epoch += 1
@@ -287,24 +288,31 @@ def _state_stats(metrics: dict) -> dict:
   return {f"train/{k}": v for k, v in metrics.items() if "/" in k}
 
 
+def spectral_radii(r: Run) -> dict:
+  """Each layer's recurrence spectral radius at the current parameters, as layer_<i>/spectral_radius (host: the
+  recurrent matrices are fetched, a few hundred kB at the paper's widths)."""
+  nnx.update(r.model, r.state["params"], r.state["model_state"])
+  return {f"layer_{i}/spectral_radius": radius for i, radius in enumerate(r.model.spectral_radii())}
+
+
 def log_training(r: Run, metrics: dict, tokens_per_s: float) -> None:
-  """The training metrics of the last step, with the learning rates its update used."""
+  """The training metrics of the last step, with the learning rates its update used and the spectral radii it
+  left (how far training moves the radius between evaluations, and whether it crosses 1)."""
   rates = optim.learning_rates(r.state["opt_state"])  # fetches the two scalars, not the Adam state
   r.logger.log(r.step, {"train/loss": metrics["loss"],
                         **({"train/accuracy": metrics["accuracy"]} if r.classifies else {}),
                         "train/grad_norm": metrics["grad_norm"], "train/param_norm": metrics["param_norm"],
                         "train/tokens_per_s": tokens_per_s, "epoch": r.progress.epoch,
-                        **{f"lr/{group}": rate for group, rate in rates.items()}, **_state_stats(metrics)})
+                        **{f"lr/{group}": rate for group, rate in rates.items()}, **_state_stats(metrics),
+                        **spectral_radii(r)})
 
 
 def evaluate_and_checkpoint(r: Run) -> None:
   """Evaluates val and test, logs them, saves the best checkpoint on the task's metric, then the latest."""
   val, test = evaluate(r, "val"), evaluate(r, "test")
-  nnx.update(r.model, r.state["params"], r.state["model_state"])
   metric, p = r.task.metric, r.progress
   record = {"val/loss": val["loss"], "test/loss": test["loss"], "epoch": p.epoch,
-            **{f"val/{k}": v for k, v in val.items() if "/" in k},
-            **{f"layer_{i}/spectral_radius": radius for i, radius in enumerate(r.model.spectral_radii())}}
+            **{f"val/{k}": v for k, v in val.items() if "/" in k}, **spectral_radii(r)}
   if r.classifies:
     record.update({f"{name}/{k}": result[k] for name, result in (("val", val), ("test", test))
                    for k in ("accuracy", "seq_accuracy") if k in result})

@@ -6,6 +6,7 @@ d_model are small (the widths of the recurrence and the lengths are what matter)
 (recurrence, n, length) serves every initializer, since only parameter values differ.
 """
 
+import json
 import jax
 import ml_collections
 import numpy as np
@@ -64,6 +65,10 @@ def test_loop_records_glorot_divergence_as_a_result(tmp_path):
   config.model.update(recurrence="dense", init="glorot", d_hidden=192)
   results = loop.run(config, str(tmp_path / "glorot"))
   assert results["diverged"] is True and results["diverged_step"] == 1
+  with open(tmp_path / "glorot" / "metrics.jsonl") as f:
+    last = json.loads(f.read().splitlines()[-1])
+  # The record names the radius of the parameters that overflowed: float32 overflows within 2048 steps only above 1.
+  assert last["step"] == 1 and last["diverged"] == 1.0 and last["layer_0/spectral_radius"] > 1.0
   config.model.init = "rescaled_glorot"
   results = loop.run(config, str(tmp_path / "rescaled"))
   assert results["diverged"] is False and results["steps"] == config.train.max_steps

@@ -41,6 +41,12 @@ def test_run_writes_config_metrics_results(tmp_path):
   assert max(e["val/accuracy"] for e in evals) == pytest.approx(results["best_val_metric"])
   assert all("layer_0/spectral_radius" in e and "val/layer_0/max_abs_h" in e for e in evals)
   assert any("train/loss" in l and "lr/recurrent" in l for l in lines)
+  # Training log lines carry the spectral radii too; at the last step, those of the parameters evaluated there.
+  last = [l for l in lines if l["step"] == results["total_steps"]]
+  assert len(last) == 2 and "train/loss" in last[0] and "val/loss" in last[1]
+  assert last[0]["layer_0/spectral_radius"] == last[1]["layer_0/spectral_radius"]
+  radii = [l["layer_0/spectral_radius"] for l in lines if "train/loss" in l]
+  assert len(radii) > 2 and radii[0] != radii[-1]  # read from the current parameters, not the initial ones
   # The logged learning rates are the schedule's at the step each update used (from the optimizer state).
   from lra.train import optim
   schedules = optim.learning_rate_schedules(config.optim, steps_per_epoch=results["total_steps"] // config.train.epochs,
