@@ -21,6 +21,9 @@
 #   - accuracy: the `:cpu` preset reaches 39-41% (majority 20.6%) after 3,120 steps on 50-200 tokens; 1,248 steps
 #     on 300-512 tokens is the risk of this sizing: if the best rows stay near the majority class, raise EPOCHS
 #     (each epoch adds ~35 s a run, ~13 min to the grid).
+# Measured (docs/listops_cpu.md): with the script running twice in parallel on one ROOT (two runs at a time), a
+# finished run takes 290-490 s and the 22 fit about 70 minutes of a free 2-core machine; the best rows reach 34%
+# against a majority class of 16.0% on this test split.
 #
 # Usage: scripts/reproduce_cpu_listops.sh [ROOT [extra scripts/sweep.py options...]]  (ROOT default:
 # runs/listops_cpu_long). Re-running resumes: finished and diverged runs are skipped. Environment: SEEDS (default
