@@ -195,8 +195,8 @@ def collect_local(root: str) -> tuple[list[Record], list[sweep.Run]]:
 
   A run's row label comes from its manifest entry when there is one (it names extra axes), else from the sweep's
   folder layout `<task>/<label>/seed<k>` (a root that several sweeps wrote keeps only the last one's manifest),
-  else from results.json and config.json (recurrence, init, recurrent_layer_norm). Workdirs with no results.json yet but
-  with a checkpoint or metrics count as unfinished.
+  else from results.json and config.json (recurrence, init, recurrent_layer_norm). Workdirs with no results.json
+  yet but with a checkpoint or metrics count as unfinished.
   """
   runs = load_manifests(root)
   label_of = {os.path.normpath(run.workdir): run.label for run in runs}

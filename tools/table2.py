@@ -2,7 +2,8 @@
 
 Columns: copy test per-symbol accuracy (chance 1/8), adding test MSE (the constant predictor's beside it),
 forecast test MSE relative to persistence (< 1 beats it) and how many rollouts left the bounded range. A cell
-is mean ± std over the finished seeds; "–" with the count (and the steps) when seeds diverged; "n/r" when no run is there.
+is mean ± std over the finished seeds; "–" with the count (and the steps) when seeds diverged; "n/r" when no run
+is there.
 A second table gives each run's largest state |h_t| (over layers) at its last validation, from metrics.jsonl:
 where an explosion stays below float32's overflow it shows there rather than as a divergence.
 `plot_curves` draws every row's validation curve per task (mean over seeds) with the task's baseline, and
