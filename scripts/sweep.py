@@ -118,7 +118,8 @@ def main_grid(argv: list[str]) -> int:
   journal = os.path.join(root, "sweep_journal.jsonl")
   counts = sweep.run_sequentially(runs, program=program, repo_dir=os.path.abspath(args.repo), stream=args.stream,
                                   stop_on_error=args.stop_on_error, journal_path=journal)
-  print(f"done: {counts['ran']} ran, {counts['skipped']} skipped (already done), {counts['failed']} failed"
+  print(f"done: {counts['ran']} ran, {counts['skipped']} skipped (done, or running elsewhere), "
+        f"{counts['failed']} failed"
         + (f", {counts['stopped']} stopped by a signal" if counts["stopped"] else "") + f"; journal {journal}")
   if counts["stopped"]:
     return sweep.PREEMPTED_EXIT_CODE

@@ -27,6 +27,7 @@ import inits as inits_lib
 from lra.tasks import task_names
 from models import RECURRENCES
 from lra import provenance as provenance_lib
+from lra.errors import ConfigError
 from lra.train import workdir as workdir_lib
 from lra.train.preemption import PREEMPTED_EXIT_CODE, SIGNALS as STOP_SIGNALS
 TABLE1_TASKS = ("listops", "scifar", "imdb")  # Table 1's columns, in the paper's order
@@ -287,9 +288,22 @@ def run_status(workdir: str) -> str:
     return "finished"
   if os.path.exists(os.path.join(workdir, workdir_lib.LOCK_NAME)) and workdir_lib.RunLock(workdir).holder():
     return "running"
-  if os.path.isdir(workdir) and os.listdir(workdir):
+  if os.path.isdir(workdir) and set(os.listdir(workdir)) - {workdir_lib.CLAIM_NAME}:
     return "partial"
   return "new"
+
+
+def claim(workdir: str) -> workdir_lib.RunLock | None:
+  """The runner's lock on `workdir` (held until released or the runner dies), or None when another runner holds
+  it. train.py takes its own lock only seconds after its launch (imports first): without a claim, two runners on
+  one root could both see a run as free in that window and launch it twice."""
+  os.makedirs(workdir, exist_ok=True)
+  lock = workdir_lib.RunLock(workdir, name=workdir_lib.CLAIM_NAME)
+  try:
+    lock.acquire()
+  except ConfigError:
+    return None
+  return lock
 
 
 def is_done(status: str) -> bool:
@@ -616,8 +630,9 @@ def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: s
                      echo=print) -> dict[str, int]:
   """The local runner: runs one after another, skipping done runs, resuming partial ones.
 
-  Each run's train.py output goes to `<workdir>/sweep.log` (or the terminal with `stream`). One JSON line per
-  run (name, status before, exit code, wall seconds, status after, commit, command) is appended to
+  Several runners may share one root (a run is claimed before its launch: `claim`), each skipping what another
+  has launched. Each run's train.py output goes to `<workdir>/sweep.log` (or the terminal with `stream`). One
+  JSON line per run (name, status before, exit code, wall seconds, status after, commit, command) is appended to
   `journal_path`.
 
   A run stopped by SIGTERM / SIGUSR1 (exit 75: its checkpoint written) stops the sweep too: the signal was meant
@@ -628,33 +643,48 @@ def run_sequentially(runs: Sequence[Run], *, program: Sequence[str], repo_dir: s
   """
   counts = dict(skipped=0, ran=0, failed=0, stopped=0)
   for i, run in enumerate(runs):
-    before = run_status(run.workdir)
-    if is_done(before) or before == "running":  # a live run elsewhere (another runner, a SLURM task) owns it
+    prefix = f"[{i + 1}/{len(runs)}] {run.name}"
+    before, held = run_status(run.workdir), None
+    if not (is_done(before) or before == "running"):
+      held = claim(run.workdir)
+      # Claimed: look again (another runner may have finished it meanwhile); not: another runner is launching it.
+      before = run_status(run.workdir) if held else "running"
+    if held is None or is_done(before) or before == "running":  # a live run elsewhere (a runner, a SLURM task)
+      if held is not None:
+        held.release()
       counts["skipped"] += 1
-      echo(f"[{i + 1}/{len(runs)}] {run.name}: {before}, skipped")
+      echo(f"{prefix}: {before}, skipped")
       continue
-    echo(f"[{i + 1}/{len(runs)}] {run.name}: {'resuming' if before == 'partial' else 'starting'}")
-    commit = git_commit(repo_dir)  # a run imports the checkout as it is when it starts
-    start = time.monotonic()
-    log_path = None if stream else os.path.join(run.workdir, "sweep.log")
-    rc = execute(run, program=program, repo_dir=repo_dir, log_path=log_path)
-    wall_s = time.monotonic() - start
-    after = run_status(run.workdir)
-    ok = rc == 0 and is_done(after)
+    try:
+      rc, ok = _launch(run, before, prefix, program=program, repo_dir=repo_dir, stream=stream,
+                       journal_path=journal_path, echo=echo)
+    finally:
+      held.release()
     counts["ran" if ok else "stopped" if rc == PREEMPTED_EXIT_CODE else "failed"] += 1
-    echo(f"[{i + 1}/{len(runs)}] {run.name}: exit {rc}, {after}, {wall_s:.1f} s"
-         + ("" if ok or log_path is None else f" (see {log_path})"))
-    if journal_path:
-      with open(journal_path, "a") as f:
-        f.write(json.dumps(dict(name=run.name, workdir=run.workdir, before=before, rc=rc, after=after,
-                                wall_s=round(wall_s, 2), commit=commit,
-                                command=run.command(program))) + "\n")
     if rc == PREEMPTED_EXIT_CODE:
       echo(f"stopped by a signal after {run.name} wrote its checkpoint; run the sweep again to resume")
       break
     if not ok and stop_on_error:
       break
   return counts
+
+
+def _launch(run: Run, before: str, prefix: str, *, program, repo_dir, stream, journal_path, echo) -> tuple[int, bool]:
+  """Runs one claimed run's train.py, says how it ended and journals it; returns (exit code, ended done)."""
+  echo(f"{prefix}: {'resuming' if before == 'partial' else 'starting'}")
+  commit = git_commit(repo_dir)  # a run imports the checkout as it is when it starts
+  start = time.monotonic()
+  log_path = None if stream else os.path.join(run.workdir, "sweep.log")
+  rc = execute(run, program=program, repo_dir=repo_dir, log_path=log_path)
+  wall_s = time.monotonic() - start
+  after = run_status(run.workdir)
+  ok = rc == 0 and is_done(after)
+  echo(f"{prefix}: exit {rc}, {after}, {wall_s:.1f} s" + ("" if ok or log_path is None else f" (see {log_path})"))
+  if journal_path:
+    with open(journal_path, "a") as f:
+      f.write(json.dumps(dict(name=run.name, workdir=run.workdir, before=before, rc=rc, after=after,
+                              wall_s=round(wall_s, 2), commit=commit, command=run.command(program))) + "\n")
+  return rc, ok
 
 
 def describe(runs: Sequence[Run], *, program: Sequence[str]) -> str:
@@ -711,8 +741,8 @@ def grid_from_flags(*, root: str, tasks: str, seeds: str, preset: str, layer_nor
 
 
 def run_entry(run: Run, manifest: dict, launcher: Sequence[str] = ()) -> int:
-  """Runs one run of a manifest (a SLURM array task, a wandb agent's call) unless it is done or held by a live
-  train.py; prints what it does; returns the exit code."""
+  """Runs one run of a manifest (a SLURM array task, a wandb agent's call) unless it is done, held by a live
+  train.py or claimed by another runner; prints what it does; returns the exit code."""
   status = run_status(run.workdir)
   print(f"{run.name}: {status}")
   if is_done(status):
@@ -721,6 +751,13 @@ def run_entry(run: Run, manifest: dict, launcher: Sequence[str] = ()) -> int:
   if status == "running":
     print("a live train.py holds this workdir, skipped")
     return 0
-  program = [*launcher, *manifest["program"]]
-  print(f"$ {run.command(program)}", flush=True)
-  return execute(run, program=program, repo_dir=manifest["repo_dir"])
+  held = claim(run.workdir)
+  if held is None:
+    print("another runner is launching this run, skipped")
+    return 0
+  try:
+    program = [*launcher, *manifest["program"]]
+    print(f"$ {run.command(program)}", flush=True)
+    return execute(run, program=program, repo_dir=manifest["repo_dir"])
+  finally:
+    held.release()

@@ -17,6 +17,7 @@ from flax import traverse_util
 from lra.errors import ConfigError
 
 LOCK_NAME = "run.lock"
+CLAIM_NAME = "sweep.claim"  # a sweep runner's lock on a run it launches (scripts/sweep.py), beside train.py's own
 CONFIG_NAME = "config.json"
 # Prefixes of dotted config fields that may differ between starts of one run: where output goes and how often.
 RESULT_NEUTRAL = ("wandb.", "train.log_every_steps", "train.ckpt_every_steps", "distributed", "data.cache_dir",
@@ -26,9 +27,10 @@ RESULT_NEUTRAL = ("wandb.", "train.log_every_steps", "train.ckpt_every_steps", "
 class RunLock:
   """An exclusive lock on a workdir, held from `acquire()` until `release()` or the end of the process."""
 
-  def __init__(self, workdir: str, *, hold: bool = True):
-    """hold=False: a lock that takes nothing (the processes other than 0 of a multi-process run)."""
-    self.path = os.path.join(workdir, LOCK_NAME)
+  def __init__(self, workdir: str, *, hold: bool = True, name: str = LOCK_NAME):
+    """hold=False: a lock that takes nothing (the processes other than 0 of a multi-process run); name: the lock
+    file in the workdir (CLAIM_NAME: a sweep runner's)."""
+    self.path = os.path.join(workdir, name)
     self.hold = hold
     self._fd = None
 

@@ -20,9 +20,11 @@ TABLE1_PY = os.path.join(REPO, "scripts", "table1.py")
 # A stand-in for train.py with its contract: --config, --workdir, --config.k=v; writes results.json; a relaunch
 # of a finished run exits at once. FAKE_DIVERGE_INIT names the init that "diverges"; the run in FAKE_HANG_WORKDIR
 # hangs on its first launch, after writing its first files (to be killed); the run in FAKE_PREEMPT_WORKDIR waits on
-# its first launch until SIGUSR1 / SIGTERM, then exits 75 as train.py does; each launch appends to launches.txt.
+# its first launch until SIGUSR1 / SIGTERM, then exits 75 as train.py does; each launch appends to launches.txt;
+# FAKE_SLEEP seconds pass before it reads its arguments.
 FAKE_TRAIN = r'''
 import json, os, signal, sys, time
+time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))  # train.py's imports, before it takes its run lock
 args = sys.argv[1:]
 workdir = args[args.index("--workdir") + 1]
 config = args[args.index("--config") + 1]
@@ -283,6 +285,53 @@ def test_local_runner_never_starts_a_run_that_a_live_train_py_holds(tmp_path, fa
   assert sweep.run_status(runs[0].workdir) == "partial"  # the lock is free again: resumable
 
 
+def test_a_run_another_runner_has_claimed_is_skipped(tmp_path, fake_train):
+  from lra.train import workdir as workdir_lib
+  runs = sweep.expand(str(tmp_path / "runs"), tasks=["listops"], seeds=[0, 1], rows=[sweep.Row("diag", "glorot")])
+  held = sweep.claim(runs[0].workdir)  # as another runner holds it between its check and its train.py's lock
+  assert held is not None and sweep.claim(runs[0].workdir) is None
+  assert sweep.run_status(runs[0].workdir) == "new"  # the claim file alone is not a started run
+  lines = []
+  try:
+    counts = sweep.run_sequentially(runs, program=shlex.split(fake_train), repo_dir=REPO, echo=lines.append)
+  finally:
+    held.release()
+  assert counts == {"skipped": 1, "ran": 1, "failed": 0, "stopped": 0}
+  assert lines[0].endswith("diag-glorot/seed0: running, skipped")
+  assert not os.path.exists(os.path.join(runs[0].workdir, "launches.txt"))
+  assert os.path.exists(os.path.join(runs[0].workdir, workdir_lib.CLAIM_NAME))
+  again = sweep.claim(runs[1].workdir)  # a finished runner leaves no claim held
+  assert again is not None
+  again.release()
+
+
+def test_an_array_task_skips_a_run_another_runner_has_claimed(tmp_path, fake_train, capsys):
+  run = sweep.expand(str(tmp_path / "runs"), tasks=["listops"], seeds=[0], rows=[sweep.Row("diag", "glorot")])[0]
+  manifest = {"program": shlex.split(fake_train), "repo_dir": REPO}
+  held = sweep.claim(run.workdir)
+  try:
+    assert sweep.run_entry(run, manifest) == 0
+  finally:
+    held.release()
+  assert "another runner is launching this run, skipped" in capsys.readouterr().out
+  assert not os.path.exists(os.path.join(run.workdir, "launches.txt"))
+  assert sweep.run_entry(run, manifest) == 0 and sweep.run_status(run.workdir) == "finished"
+
+
+def test_two_runners_on_one_root_launch_each_run_once(tmp_path, fake_train):
+  root = tmp_path / "runs"
+  grid = ["--root", str(root), "--tasks", "listops", "--seeds", "0,1,2", "--axis", "model.recurrence=diag",
+          "--axis", "model.init=glorot,glorot_half", "--program", fake_train]
+  env = dict(os.environ, FAKE_SLEEP="0.3")  # a window between a launch and its first file, as train.py's imports
+  runners = [subprocess.Popen([sys.executable, SWEEP_PY, *grid], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                              env=env) for _ in range(2)]
+  outs = [r.communicate(timeout=120)[0] for r in runners]
+  assert [r.returncode for r in runners] == [0, 0], outs
+  launches = sorted(root.glob("listops/*/seed*/launches.txt"))
+  assert len(launches) == 6 and all(len(p.read_text().splitlines()) == 1 for p in launches), outs
+  assert sum(out.count(": starting") for out in outs) == 6 and all(", 0 failed" in out for out in outs), outs
+
+
 def test_a_signal_to_the_local_runner_stops_its_run_and_the_sweep(tmp_path, fake_train):
   root = tmp_path / "runs"
   grid = ["--root", str(root), "--tasks", "listops", "--seeds", "0,1", "--axis", "model.recurrence=diag",
@@ -341,7 +390,7 @@ def test_local_runner_skips_done_and_resumes_killed_runs(tmp_path, fake_train):
   out = _sweep(*grid, env=env).stdout
   assert "listops/dense-glorot/seed0: diverged, skipped" in out
   assert "listops/dense-glorot/seed1: resuming" in out
-  assert "done: 7 ran, 1 skipped (already done), 0 failed" in out
+  assert "done: 7 ran, 1 skipped (done, or running elsewhere), 0 failed" in out
   assert all(sweep.is_done(sweep.run_status(r.workdir)) for r in runs)
   journal = [json.loads(line) for line in (root / "sweep_journal.jsonl").read_text().splitlines()]
   # The killed sweep journaled run 0 only; the second one the other 7, starting with the resumed run.
