@@ -296,15 +296,15 @@ def spectral_radii(r: Run) -> dict:
 
 
 def log_training(r: Run, metrics: dict, tokens_per_s: float) -> None:
-  """The training metrics of the last step, with the learning rates its update used and the spectral radii it
-  left (how far training moves the radius between evaluations, and whether it crosses 1)."""
+  """The training metrics of the last step, with the learning rates its update used and (train.log_radius) the
+  spectral radii it left: how far training moves the radius between evaluations, and whether it crosses 1."""
   rates = optim.learning_rates(r.state["opt_state"])  # fetches the two scalars, not the Adam state
   r.logger.log(r.step, {"train/loss": metrics["loss"],
                         **({"train/accuracy": metrics["accuracy"]} if r.classifies else {}),
                         "train/grad_norm": metrics["grad_norm"], "train/param_norm": metrics["param_norm"],
                         "train/tokens_per_s": tokens_per_s, "epoch": r.progress.epoch,
                         **{f"lr/{group}": rate for group, rate in rates.items()}, **_state_stats(metrics),
-                        **spectral_radii(r)})
+                        **(spectral_radii(r) if r.config.train.log_radius else {})})
 
 
 def evaluate_and_checkpoint(r: Run) -> None:

@@ -20,8 +20,8 @@ LOCK_NAME = "run.lock"
 CLAIM_NAME = "sweep.claim"  # a sweep runner's lock on a run it launches (scripts/sweep.py), beside train.py's own
 CONFIG_NAME = "config.json"
 # Prefixes of dotted config fields that may differ between starts of one run: where output goes and how often.
-RESULT_NEUTRAL = ("wandb.", "train.log_every_steps", "train.ckpt_every_steps", "distributed", "data.cache_dir",
-                  "data.data_dir")
+RESULT_NEUTRAL = ("wandb.", "train.log_every_steps", "train.log_radius", "train.ckpt_every_steps", "distributed",
+                  "data.cache_dir", "data.data_dir")
 
 
 class RunLock:

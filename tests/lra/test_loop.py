@@ -69,6 +69,18 @@ def test_run_writes_config_metrics_results(tmp_path):
   assert expected <= 0.5 and results["advised_init"] is None  # advice is computed for runs predicted to diverge
 
 
+def test_log_radius_off_keeps_the_radius_to_evaluations_and_resumes_runs_that_had_it(tmp_path):
+  config = tiny_config(tmp_path, max_steps=4, log_radius=False)
+  loop.run(config, str(tmp_path / "run"))
+  lines = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+  train, evals = [l for l in lines if "train/loss" in l], [l for l in lines if "val/loss" in l]
+  assert train and evals and not any("layer_0/spectral_radius" in l for l in train)
+  assert all("layer_0/spectral_radius" in l for l in evals)
+  # A switch that changes no result: a workdir started with it on accepts the same run with it off, and back.
+  from lra.train import workdir as workdir_lib
+  assert workdir_lib.config_differences(dict(train=dict(log_radius=True)), dict(train=dict(log_radius=False))) == []
+
+
 def test_a_run_predicted_to_diverge_warns_and_names_a_stable_init(tmp_path, monkeypatch, capsys):
   advice = {"flags": "--config.model.init=fixit", "memory_length": 12.0, "budget": 0.01}
   monkeypatch.setattr(loop, "predict_divergence", lambda config: {
