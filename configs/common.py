@@ -109,7 +109,7 @@ def base_config(task: str, arg) -> ml_collections.ConfigDict:
   c.train.ckpt_every_steps = 500    # latest checkpoint; also saved at every evaluation
   c.train.log_every_steps = 50      # training metrics to metrics.jsonl / wandb
   c.train.log_radius = True         # each layer's spectral radius in those lines too (dense: a host eigvals per
-                                    # layer, ~50 ms at n = 384 on a CPU core); False: at evaluations only
+                                    # layer and log line); False: at evaluations only
 
   c.data = data.default_data_config(task)   # configs/data.py
 
