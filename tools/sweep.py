@@ -206,7 +206,6 @@ def recurrence_overrides(task: str, preset: str, recurrence: str) -> tuple[tuple
   """The fields `configs/<task>.py:<preset>,recurrence=<recurrence>` sets beyond the recurrence and its init, as
   overrides (e.g. Pathfinder's LRU ring 0.999-0.9999): a sweep passes the recurrence as an override, so what the
   config arg would have changed with it is passed too. () for a config without a `recurrence` arg."""
-  from configs.errors import ConfigError
   module = importlib.import_module(f"configs.{task}")
   if "recurrence=" in preset:
     return ()
